@@ -1,0 +1,2 @@
+//! Actions: one function per command, orchestrating the modules below. No printing here;
+//! actions return data that `cli` formats.

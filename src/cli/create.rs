@@ -1,0 +1,8 @@
+//! `stackpkg create`
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> crate::Result<()> {
+    Err(crate::Error::Other("create: not built yet".into()))
+}

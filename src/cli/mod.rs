@@ -1,0 +1,106 @@
+//! Command-line interface: argument structs and output formatting only.
+//! Each command lives in its own file and calls one action.
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+mod chart_cmds;
+mod create;
+mod dep;
+mod lint;
+mod repo;
+mod template;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stackpkg",
+    version,
+    about = "A package manager for Kubernetes made for data stacks",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render a chart's manifests locally, without a cluster
+    Template(template::Args),
+    /// Check a chart for problems
+    Lint(lint::Args),
+    /// Show a chart's information
+    #[command(subcommand)]
+    Show(chart_cmds::ShowCommand),
+    /// Create a new chart with a working scaffold
+    Create(create::Args),
+    /// Package a chart folder into a versioned, reproducible .tgz
+    Package(chart_cmds::PackageArgs),
+    /// Add, list, remove, update, index and serve chart repositories
+    #[command(subcommand)]
+    Repo(repo::RepoCommand),
+    /// Search the configured repositories
+    #[command(subcommand)]
+    Search(repo::SearchCommand),
+    /// Download a chart from a repository
+    Pull(repo::PullArgs),
+    /// Upload a packaged chart to a stackpkg or ChartMuseum-compatible repository
+    Push(repo::PushArgs),
+    /// Verify a packaged chart's signature
+    Verify(repo::VerifyArgs),
+    /// Manage a chart's dependencies
+    #[command(subcommand)]
+    Dep(dep::DepCommand),
+    /// Print the version
+    Version,
+    /// Generate a shell completion script
+    #[command(
+        after_help = "Example:\n  stackpkg completion bash > /etc/bash_completion.d/stackpkg"
+    )]
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Entry point used by `main.rs`: parse, dispatch, print the error on failure.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> crate::Result<()> {
+    match cli.command {
+        Command::Template(args) => template::run(args),
+        Command::Lint(args) => lint::run(args),
+        Command::Show(cmd) => chart_cmds::show(cmd),
+        Command::Create(args) => create::run(args),
+        Command::Package(args) => chart_cmds::package(args),
+        Command::Repo(cmd) => repo::run_repo(cmd),
+        Command::Search(cmd) => repo::run_search(cmd),
+        Command::Pull(args) => repo::pull(args),
+        Command::Push(args) => repo::push(args),
+        Command::Verify(args) => repo::verify(args),
+        Command::Dep(cmd) => dep::run(cmd),
+        Command::Version => {
+            println!("stackpkg {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Completion { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "stackpkg",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+    }
+}

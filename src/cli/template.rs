@@ -1,0 +1,8 @@
+//! `stackpkg template`
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> crate::Result<()> {
+    Err(crate::Error::Other("template: not built yet".into()))
+}
