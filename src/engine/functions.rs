@@ -51,6 +51,22 @@ pub(crate) fn register(env: &mut Environment<'_>, lookup: Arc<dyn Lookup>) {
         }
         _ => minijinja::escape_formatter(out, state, value),
     });
+    // Jinja2 habit: `list.append(x)`. minijinja values are immutable, so point to the idiom.
+    env.set_unknown_method_callback(|_, value, method, _| {
+        if value.kind() == ValueKind::Seq
+            && matches!(method, "append" | "extend" | "insert" | "pop" | "remove")
+        {
+            return Err(invalid(format!(
+                "lists are immutable in templates, there is no .{method}(): accumulate with \
+                 `{{% set ns = namespace(items=[]) %}}` and `{{% set ns.items = ns.items + [x] %}}` \
+                 (docs/templates.md)"
+            )));
+        }
+        Err(Error::new(
+            ErrorKind::UnknownMethod,
+            format!("{} has no method named {method}", value.kind()),
+        ))
+    });
     env.add_filter("toyaml", toyaml);
     env.add_filter("tojson", tojson);
     env.add_filter("fromyaml", fromyaml);
