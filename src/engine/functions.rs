@@ -125,6 +125,7 @@ fn text(v: &Value) -> Result<String, Error> {
     Ok(match v.as_str() {
         Some(s) => s.to_string(),
         None if v.is_none() => String::new(),
+        None if v.kind() == ValueKind::Bool => v.is_true().to_string(),
         None => v.to_string(),
     })
 }
@@ -451,6 +452,7 @@ mod tests {
         assert_eq!(ok(r#"{{ "a\n\nb" | indent(2) }}"#), "  a\n\n  b");
         assert_eq!(ok(r#"{{ "a\nb" | nindent(4) }}"#), "\n    a\n    b");
         assert_eq!(ok("{{ 8080 | quote }}"), "\"8080\"");
+        assert_eq!(ok("{{ true | quote }} {{ none | quote }}"), "\"true\" \"\"");
         assert_eq!(ok(r#"{{ 'say "hi"' | quote }}"#), r#""say \"hi\"""#);
         assert_eq!(ok(r#"{{ "it's" | squote }}"#), "'it''s'");
         assert_eq!(ok(r#"{{ "abcdef" | trunc(3) }}"#), "abc");
