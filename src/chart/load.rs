@@ -215,6 +215,21 @@ pub(crate) fn parse_chart_yaml(text: &str, file: &str) -> Result<ChartMetadata, 
 
 fn yaml_err(e: &serde_yaml::Error, file: &str) -> ChartError {
     let message = yaml::strip_location(&e.to_string());
+    // "missing field `x`" or "deps[0]: missing field `x`" → field deps[0].x.
+    if let Some(i) = message.find("missing field `") {
+        let parent = message[..i].trim_end_matches(": ");
+        let name = message[i + "missing field `".len()..].trim_end_matches('`');
+        let field = if parent.is_empty() {
+            name.to_string()
+        } else {
+            format!("{parent}.{name}")
+        };
+        return ChartError::Field {
+            file: file.to_string(),
+            field,
+            message: "is required".into(),
+        };
+    }
     match e.location() {
         Some(loc) => ChartError::Syntax {
             file: file.to_string(),
