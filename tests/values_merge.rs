@@ -390,3 +390,39 @@ fn bad_set_expressions_name_flag_expression_and_column() {
         assert!(e.starts_with(want), "got {e:?}\nwant {want:?}");
     }
 }
+
+#[test]
+fn values_from_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tree(dir.path(), &[("f.yaml", "a: file\nb: file\n")]);
+    let opts = ValueOptions {
+        values_files: vec![dir.path().join("f.yaml"), "-".into()],
+        ..Default::default()
+    };
+    let v = opts
+        .load_with_stdin(&mut &b"b: stdin\nc: [1]\n"[..])
+        .unwrap();
+    assert_eq!(v, json!({"a": "file", "b": "stdin", "c": [1]}));
+    let e = opts
+        .load_with_stdin(&mut &b"b: [\n"[..])
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("<stdin>:2:1: "), "{e}");
+    let twice = ValueOptions {
+        values_files: vec!["-".into(), "-".into()],
+        ..Default::default()
+    };
+    let e = twice
+        .load_with_stdin(&mut &b"a: 1\n"[..])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e, "<stdin>: '-f -' given more than once");
+    let e = ValueOptions {
+        values_files: vec!["-".into()],
+        ..Default::default()
+    }
+    .load_with_stdin(&mut &[0xffu8, 0xfe][..])
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("<stdin>: "), "{e}");
+}
