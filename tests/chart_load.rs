@@ -437,6 +437,14 @@ fn symlinks_leaving_a_chart_folder_are_errors_and_inner_ones_are_followed() {
     assert!(got.contains("symlink points outside the chart"), "{got}");
     std::fs::remove_file(dir.path().join("files/up")).unwrap();
 
+    std::os::unix::fs::symlink("nowhere.txt", dir.path().join("files/dangling")).unwrap();
+    let got = chart::load(dir.path()).unwrap_err().to_string();
+    assert!(
+        got.contains("files/dangling: broken symlink to nowhere.txt"),
+        "{got}"
+    );
+    std::fs::remove_file(dir.path().join("files/dangling")).unwrap();
+
     std::os::unix::fs::symlink("..", dir.path().join("files/loop")).unwrap();
     let got = chart::load(dir.path()).unwrap_err().to_string();
     assert!(got.contains("loops back"), "{got}");

@@ -130,11 +130,12 @@ fn walk(
         };
         let lmeta = fs::symlink_metadata(&path).map_err(io_err(&path))?;
         let meta = if lmeta.file_type().is_symlink() {
-            let target = fs::canonicalize(&path).map_err(|_| ChartError::SymlinkEscape {
-                path: path.display().to_string(),
-                target: fs::read_link(&path)
-                    .map(|t| format!("{} (missing)", t.display()))
-                    .unwrap_or_else(|_| "an unreadable target".into()),
+            let target = fs::canonicalize(&path).map_err(|_| ChartError::Content {
+                file: path.display().to_string(),
+                message: match fs::read_link(&path) {
+                    Ok(t) => format!("broken symlink to {}", t.display()),
+                    Err(_) => "unreadable symlink".into(),
+                },
             })?;
             if !target.starts_with(canon_root) {
                 return Err(ChartError::SymlinkEscape {
