@@ -165,6 +165,20 @@ pub fn check_kube_version(meta: &ChartMetadata, kube_version: &str) -> Result<()
     }
 }
 
+/// Control characters (newlines in a quoted tar header, say) escaped, so an error stays
+/// on one line.
+pub(crate) fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ChartError + '_ {
     move |source| ChartError::Io {
         path: path.display().to_string(),
