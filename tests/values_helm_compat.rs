@@ -9,27 +9,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{fixture, write_tree};
+use common::{fixture, helm, write_tree};
 use stackpkg::chart;
 use stackpkg::values::{self, ValueOptions, Values};
-
-fn helm() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/helm");
-    if p.is_file() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "helm is missing at {} (run scripts/install-tools.sh)",
-            p.display()
-        );
-    }
-    eprintln!(
-        "skipping: helm not installed at {} (run scripts/install-tools.sh)",
-        p.display()
-    );
-    None
-}
 
 /// A copy of the stack fixture whose only template prints the values Helm computed.
 fn dump_chart(root: &Path) -> PathBuf {
