@@ -97,7 +97,7 @@ fn prepare_matches_helm_template() {
     );
     let file = |n: &str| tmp.path().join(n);
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    let scenarios = vec![
+    let mut scenarios = vec![
         ValueOptions::default(),
         ValueOptions {
             set: s(&[
@@ -149,6 +149,17 @@ fn prepare_matches_helm_template() {
             ..Default::default()
         },
     ];
+    scenarios.push(ValueOptions {
+        set: s(&[
+            "n[0][1]=x,n[1].b=1,n[1].c=2",
+            "eq=x=y,empty=,up=TRUE,neg=-5,plus=+5,sci=1e3",
+            r"sp=a\,b\=c,dot\.ted.k=v",
+            "image.tag=a,image.tag=b",
+        ]),
+        set_json: s(&[r#"j=[1,{"a":null}],k="s""#]),
+        set_string: s(&["strs={1,true,x}"]),
+        ..Default::default()
+    });
     let c = chart::load(&chart_dir).unwrap();
     for opts in scenarios {
         let want = helm_values(&helm, &chart_dir, &opts);
