@@ -256,7 +256,10 @@ pub fn sort(objects: &mut [Object]) {
 }
 
 /// Rejects two objects with the same group, kind, namespace and name.
-pub fn check_duplicates(objects: &[Object], default_namespace: &str) -> Result<(), ManifestError> {
+pub fn check_duplicates<'a>(
+    objects: impl IntoIterator<Item = &'a Object>,
+    default_namespace: &str,
+) -> Result<(), ManifestError> {
     let mut seen: BTreeMap<String, &Object> = BTreeMap::new();
     for o in objects {
         let id = o.id(default_namespace);
