@@ -407,6 +407,21 @@ mod tests {
     }
 
     #[test]
+    fn alias_bombs_are_refused() {
+        let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            src.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let err = parse_file("c/templates/bomb.yaml", &src)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("c/templates/bomb.yaml: line "), "{err}");
+    }
+
+    #[test]
     fn garbage_never_panics() {
         for src in [
             "\u{0}",
