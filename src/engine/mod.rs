@@ -352,7 +352,7 @@ pub fn render(
         let chart_meta = jv(&node.chart.metadata);
         let files = Value::from_object(files::Files::of(node.chart));
         let base_path = format!("{}/templates", node.base);
-        for (name, _, owner) in sources.iter().filter(|s| s.2 == i) {
+        for (name, _, _) in sources.iter().filter(|s| s.2 == i) {
             let rel = &name[node.base.len() + 1..];
             if is_partial(rel) || (rel == NOTES && i != 0) {
                 continue;
@@ -365,7 +365,6 @@ pub fn render(
                 files => files.clone(),
                 template => minijinja::context! { name => name.as_str(), base_path => base_path.as_str() },
             };
-            debug_assert_eq!(*owner, i);
             let tmpl = env.get_template(name).map_err(|e| template_error(&e))?;
             let content = tmpl.render(ctx).map_err(|e| template_error(&e))?;
             if rel == NOTES {
