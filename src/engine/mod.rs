@@ -366,7 +366,16 @@ pub fn render(
                 template => minijinja::context! { name => name.as_str(), base_path => base_path.as_str() },
             };
             let tmpl = env.get_template(name).map_err(|e| template_error(&e))?;
-            let content = tmpl.render(ctx).map_err(|e| template_error(&e))?;
+            let content = tmpl.render(ctx).map_err(|e| {
+                let mut err = template_error(&e);
+                // A failure inside an imported macro: also name the template being rendered.
+                if let EngineError::Template { message, .. } = &mut err {
+                    if e.name() != Some(name.as_str()) {
+                        message.push_str(&format!(" (while rendering {name})"));
+                    }
+                }
+                err
+            })?;
             if rel == NOTES {
                 rendered.notes = Some(content);
             } else {
@@ -439,7 +448,7 @@ pub(crate) fn describe(e: &minijinja::Error) -> String {
         msg.push_str(": ");
         msg.push_str(d);
     }
-    if let Some(x) = expr {
+    if let Some(x) = expr.filter(|x| !e.detail().is_some_and(|d| d.contains(x.as_str()))) {
         msg.push_str(&format!(" (in `{x}`)"));
     }
     // Errors raised inside an imported template carry the failing frame as their source.
