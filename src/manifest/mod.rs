@@ -194,6 +194,28 @@ pub fn parse_file(source: &str, content: &str) -> Result<Vec<Object>, ManifestEr
     Ok(out)
 }
 
+/// Why the object's name would be refused by Kubernetes for most kinds (DNS-1123 subdomain:
+/// at most 253 lowercase letters, digits, '-' and '.'), if it would. RBAC kinds, whose
+/// names are path segments (`system:controller`), are not checked.
+pub fn name_problem(o: &Object) -> Option<String> {
+    if o.api_version.starts_with("rbac.authorization.k8s.io/") {
+        return None;
+    }
+    let n = &o.name;
+    let ok_chars = n
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    let ends_ok = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if n.len() <= 253 && ok_chars && ends_ok(n.bytes().next()) && ends_ok(n.bytes().last()) {
+        None
+    } else {
+        Some(format!(
+            "{}: {} {:?}: not a valid name (at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)",
+            o.source, o.kind, n
+        ))
+    }
+}
+
 /// Kinds in the order they are installed; other kinds follow, alphabetically.
 pub const INSTALL_ORDER: &[&str] = &[
     "PriorityClass",
@@ -404,6 +426,22 @@ mod tests {
         );
         // Another namespace is another object.
         check_duplicates(&objs, "other").unwrap();
+    }
+
+    #[test]
+    fn object_names() {
+        let named = |kind: &str, api: &str, name: &str| {
+            let src = format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name:?}\n");
+            name_problem(&parse_file("c/templates/n.yaml", &src).unwrap()[0])
+        };
+        assert_eq!(named("ConfigMap", "v1", "a-b.c1"), None);
+        for bad in ["Upper", "-lead", "trail-", "under_score", &"x".repeat(254)] {
+            assert!(named("ConfigMap", "v1", bad).is_some(), "{bad}");
+        }
+        assert_eq!(
+            named("ClusterRole", "rbac.authorization.k8s.io/v1", "system:x"),
+            None
+        );
     }
 
     #[test]
