@@ -1,2 +1,4 @@
 //! Actions: one function per command, orchestrating the modules below. No printing here;
 //! actions return data that `cli` formats.
+
+pub mod repo;

@@ -1,0 +1,322 @@
+//! The repository index (`index.yaml`), compatible with Helm's format: `apiVersion: v1`,
+//! `entries` (chart name → versions, each the Chart.yaml fields plus `urls`, `digest`,
+//! `created`) and `generated`. The JSON form is accepted too.
+//!
+//! Reading is lenient per entry: an invalid entry is skipped with one warning, because one
+//! bad upload must not make a whole repository unusable. A malformed document is an error.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::version::parse_version;
+use super::RepoError;
+use crate::chart::{ChartMetadata, Dependency, Maintainer};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexFile {
+    pub api_version: String,
+    #[serde(default)]
+    pub entries: BTreeMap<String, Vec<IndexEntry>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<String>,
+}
+
+/// One chart version in an index. The Chart.yaml fields are spelled out rather than
+/// `#[serde(flatten)]`ed: flattening buffers every entry and doubles the parse time of
+/// large indexes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexEntry {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<Dependency>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deprecated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub digest: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maintainers: Vec<Maintainer>,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub chart_type: Option<String>,
+    #[serde(default)]
+    pub urls: Vec<String>,
+    pub version: String,
+}
+
+impl IndexEntry {
+    pub fn from_metadata(md: &ChartMetadata, digest: String, created: String, url: String) -> Self {
+        IndexEntry {
+            annotations: md.annotations.clone(),
+            api_version: md.api_version.clone(),
+            app_version: md.app_version.clone(),
+            created: Some(created),
+            dependencies: md.dependencies.clone(),
+            deprecated: md.deprecated,
+            description: md.description.clone(),
+            digest,
+            home: md.home.clone(),
+            icon: md.icon.clone(),
+            keywords: md.keywords.clone(),
+            kube_version: md.kube_version.clone(),
+            maintainers: md.maintainers.clone(),
+            name: md.name.clone(),
+            sources: md.sources.clone(),
+            chart_type: md.chart_type.clone(),
+            urls: vec![url],
+            version: md.version.clone(),
+        }
+    }
+
+    /// Why this entry cannot be used, if it cannot.
+    fn problem(&self, key: &str) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("no name".into());
+        }
+        if self.name != key {
+            return Some(format!("name {:?} differs from its key", self.name));
+        }
+        if parse_version(&self.version).is_none() {
+            return Some(format!("version {:?} is not semver", self.version));
+        }
+        if self.urls.is_empty() {
+            return Some("no urls".into());
+        }
+        None
+    }
+}
+
+/// Holds either a usable entry or the reason it was not.
+struct Lenient(Result<IndexEntry, String>);
+
+impl<'de> Deserialize<'de> for Lenient {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Going through a generic tree costs a little but lets one mistyped field skip one
+        // entry instead of failing the whole document.
+        let raw = serde_yaml::Value::deserialize(d)?;
+        Ok(Lenient(
+            serde_yaml::from_value::<IndexEntry>(raw).map_err(|e| e.to_string()),
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawIndex {
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    entries: Option<BTreeMap<String, Option<Vec<Lenient>>>>,
+    #[serde(default)]
+    generated: Option<serde_yaml::Value>,
+}
+
+/// A parsed index with the warnings for the entries that were skipped.
+#[derive(Debug)]
+pub struct ParsedIndex {
+    pub index: IndexFile,
+    pub warnings: Vec<String>,
+}
+
+/// Parses an index from bytes (YAML or JSON). `origin` names it in messages.
+pub fn parse(bytes: &[u8], origin: &str) -> Result<ParsedIndex, RepoError> {
+    let bad = |msg: String| RepoError::BadIndex {
+        origin: origin.to_string(),
+        msg,
+    };
+    let text = std::str::from_utf8(bytes).map_err(|e| bad(format!("not UTF-8: {e}")))?;
+    let first = text.trim_start().as_bytes().first().copied();
+    let raw: RawIndex = if first == Some(b'{') {
+        serde_json::from_str(text).map_err(|e| bad(e.to_string()))?
+    } else {
+        serde_yaml::from_str(text).map_err(|e| bad(e.to_string()))?
+    };
+    let api_version = raw
+        .api_version
+        .ok_or_else(|| bad("no apiVersion (is this a chart repository index?)".into()))?;
+    if api_version != "v1" {
+        return Err(bad(format!("unsupported apiVersion {api_version:?}")));
+    }
+    let entries = raw
+        .entries
+        .ok_or_else(|| bad("no entries (is this a chart repository index?)".into()))?;
+    let mut warnings = Vec::new();
+    let mut out = BTreeMap::new();
+    for (name, versions) in entries {
+        let mut kept = Vec::new();
+        for (i, v) in versions.unwrap_or_default().into_iter().enumerate() {
+            match v.0 {
+                Ok(mut e) => match e.problem(&name) {
+                    None => {
+                        if e.api_version.is_empty() {
+                            e.api_version = "v1".into();
+                        }
+                        kept.push(e)
+                    }
+                    Some(p) => warnings.push(format!(
+                        "{origin}: skipping entry {name}[{i}] ({}): {p}",
+                        e.version
+                    )),
+                },
+                Err(p) => warnings.push(format!("{origin}: skipping entry {name}[{i}]: {p}")),
+            }
+        }
+        if !kept.is_empty() {
+            sort_versions(&mut kept);
+            out.insert(name, kept);
+        }
+    }
+    let generated = match raw.generated {
+        Some(serde_yaml::Value::String(s)) => Some(s),
+        _ => None,
+    };
+    Ok(ParsedIndex {
+        index: IndexFile {
+            api_version,
+            entries: out,
+            generated,
+        },
+        warnings,
+    })
+}
+
+/// Newest first, as Helm writes them; unparsable versions (none after `parse`) last.
+pub fn sort_versions(v: &mut [IndexEntry]) {
+    v.sort_by(|a, b| {
+        let (pa, pb) = (parse_version(&a.version), parse_version(&b.version));
+        pb.cmp(&pa).then_with(|| a.version.cmp(&b.version))
+    });
+}
+
+impl IndexFile {
+    pub fn new() -> Self {
+        IndexFile {
+            api_version: "v1".into(),
+            entries: BTreeMap::new(),
+            generated: None,
+        }
+    }
+
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).expect("index serialises")
+    }
+
+    pub fn get(&self, name: &str, version: &str) -> Option<&IndexEntry> {
+        self.entries
+            .get(name)?
+            .iter()
+            .find(|e| e.version == version)
+    }
+
+    /// Adds or replaces an entry, keeping versions sorted.
+    pub fn upsert(&mut self, entry: IndexEntry) {
+        let list = self.entries.entry(entry.name.clone()).or_default();
+        list.retain(|e| e.version != entry.version);
+        list.push(entry);
+        sort_versions(list);
+    }
+
+    /// Removes a version; returns it if it was there.
+    pub fn remove(&mut self, name: &str, version: &str) -> Option<IndexEntry> {
+        let list = self.entries.get_mut(name)?;
+        let pos = list.iter().position(|e| e.version == version)?;
+        let removed = list.remove(pos);
+        if list.is_empty() {
+            self.entries.remove(name);
+        }
+        Some(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"apiVersion: v1
+entries:
+  kafka:
+  - name: kafka
+    version: 1.0.0
+    urls: [kafka-1.0.0.tgz]
+    digest: abc
+  - name: kafka
+    version: 2.0.0
+    urls: [kafka-2.0.0.tgz]
+  - name: kafka
+    version: not-a-version
+    urls: [x.tgz]
+  - name: kafka
+    version: 3.0.0
+    keywords: {bad: type}
+    urls: [x.tgz]
+  zk:
+generated: "2026-01-01T00:00:00Z"
+"#;
+
+    #[test]
+    fn invalid_entries_are_skipped_with_one_warning_each() {
+        let p = parse(GOOD.as_bytes(), "test").unwrap();
+        let kafka = &p.index.entries["kafka"];
+        assert_eq!(kafka.len(), 2);
+        assert_eq!(kafka[0].version, "2.0.0", "newest first");
+        assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+        assert!(p.warnings[0].contains("kafka[2]"));
+        assert!(!p.index.entries.contains_key("zk"));
+    }
+
+    #[test]
+    fn json_form_is_accepted() {
+        let json = r#"{"apiVersion":"v1","entries":{"a":[{"name":"a","version":"0.1.0","urls":["a.tgz"]}]}}"#;
+        let p = parse(json.as_bytes(), "j").unwrap();
+        assert_eq!(p.index.entries["a"][0].version, "0.1.0");
+    }
+
+    #[test]
+    fn round_trip_is_stable() {
+        let p = parse(GOOD.as_bytes(), "t").unwrap();
+        let y = p.index.to_yaml();
+        let again = parse(y.as_bytes(), "t").unwrap();
+        assert_eq!(again.index, p.index);
+        assert_eq!(again.index.to_yaml(), y);
+    }
+
+    #[test]
+    fn garbage_is_a_clear_error() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"<html>404</html>",
+            b"\xff\xfe\x00",
+            b"apiVersion: v2\nentries: {}\n",
+            b"entries: {}\n",
+            b"apiVersion: v1\n",
+            b"apiVersion: v1\nentries: [1, 2]\n",
+            b"{\"apiVersion\": ",
+            b"- a\n- b\n",
+        ];
+        for c in cases {
+            let err = parse(c, "http://x/index.yaml").unwrap_err().to_string();
+            assert!(err.contains("http://x/index.yaml"), "{err}");
+        }
+    }
+}
