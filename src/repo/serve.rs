@@ -165,6 +165,7 @@ struct AppState {
     auth: Option<Auth>,
     allow_overwrite: bool,
     base_url: Option<String>,
+    max_upload_size: usize,
 }
 
 type Shared = Arc<AppState>;
@@ -263,6 +264,7 @@ pub fn router(storage: Arc<dyn Storage>, index: IndexFile, opts: &ServeOptions) 
         auth: opts.auth.clone(),
         allow_overwrite: opts.allow_overwrite,
         base_url: opts.base_url.clone(),
+        max_upload_size: opts.max_upload_size,
     });
     let protected = Router::new()
         .route("/index.yaml", get(get_index))
@@ -466,13 +468,20 @@ async fn upload(State(st): State<Shared>, headers: HeaderMap, req: Request) -> R
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > st.max_upload_size) {
+        return too_large();
+    }
     let (chart, signature) = if multipart {
         match read_multipart(req).await {
             Ok(x) => x,
             Err(r) => return r,
         }
     } else {
-        match axum::body::to_bytes(req.into_body(), usize::MAX).await {
+        match axum::body::to_bytes(req.into_body(), st.max_upload_size).await {
             Ok(b) => (b, None),
             Err(e) => return body_error(e),
         }
@@ -486,10 +495,7 @@ fn body_error(e: axum::Error) -> Response {
         .map(|s| s.to_string())
         .unwrap_or_default();
     if msg.contains("length limit") || inner.contains("length limit") {
-        err(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "upload is larger than --max-upload-size",
-        )
+        too_large()
     } else {
         err(
             StatusCode::BAD_REQUEST,
@@ -773,4 +779,11 @@ pub fn spawn(opts: &ServeOptions) -> Result<ServerHandle> {
         stop: Some(tx),
         thread: Some(thread),
     })
+}
+
+fn too_large() -> Response {
+    err(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "upload is larger than --max-upload-size",
+    )
 }
