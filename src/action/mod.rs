@@ -2,6 +2,7 @@
 //! actions return data that `cli` formats.
 
 pub mod create;
+pub mod dep;
 pub mod lint;
 pub mod package;
 pub mod repo;

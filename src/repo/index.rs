@@ -158,9 +158,8 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<ParsedIndex, RepoError> {
     if api_version != "v1" {
         return Err(bad(format!("unsupported apiVersion {api_version:?}")));
     }
-    let entries = raw
-        .entries
-        .ok_or_else(|| bad("no entries (is this a chart repository index?)".into()))?;
+    // `entries:` left empty (null) is how an empty repository looks; accept it.
+    let entries = raw.entries.unwrap_or_default();
     let mut warnings = Vec::new();
     let mut out = BTreeMap::new();
     for (name, versions) in entries {
@@ -309,7 +308,6 @@ generated: "2026-01-01T00:00:00Z"
             b"\xff\xfe\x00",
             b"apiVersion: v2\nentries: {}\n",
             b"entries: {}\n",
-            b"apiVersion: v1\n",
             b"apiVersion: v1\nentries: [1, 2]\n",
             b"{\"apiVersion\": ",
             b"- a\n- b\n",

@@ -3,7 +3,7 @@
 
 pub mod cache;
 pub mod config;
-// pub mod deps;
+pub mod deps;
 pub mod fsutil;
 pub mod http;
 pub mod index;
