@@ -27,6 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render a chart's manifests locally, without a cluster
+    #[command(disable_version_flag = true)]
     Template(template::Args),
     /// Check a chart for problems
     Lint(lint::Args),

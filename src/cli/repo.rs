@@ -484,3 +484,31 @@ fn serve(a: ServeArgs) -> crate::Result<()> {
         },
     )
 }
+
+/// Where a chart comes from, for commands that take a chart reference.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ChartSourceArgs {
+    /// Version range for REPO/CHART (newest stable otherwise)
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Allow pre-release versions for REPO/CHART
+    #[arg(long)]
+    pub devel: bool,
+    /// Refuse a package without a valid signature from --keyring
+    #[arg(long, requires = "keyring")]
+    pub verify: bool,
+    /// Public key file(s) for --verify (minisign format)
+    #[arg(long)]
+    pub keyring: Option<PathBuf>,
+}
+
+impl ChartSourceArgs {
+    pub fn options(&self) -> ResolveOptions {
+        ResolveOptions {
+            version: self.version.clone(),
+            devel: self.devel,
+            verify: self.verify,
+            keyring: self.keyring.clone(),
+        }
+    }
+}
