@@ -120,3 +120,24 @@ fn template_and_pull_accept_every_reference_kind_with_verification() {
     let err = env.fails(&["verify", "v/web-1.1.0.tgz", "--keyring", "k.key"]);
     assert!(err.contains("k.key"), "{err}");
 }
+
+#[test]
+fn package_sign_then_verify() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.path("c/templates")).unwrap();
+    std::fs::write(
+        env.path("c/Chart.yaml"),
+        "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(env.path("c/templates/cm.yaml"), CM).unwrap();
+    env.ok(&["keygen", "--out", "k.key"]);
+    let err = env.fails(&["keygen", "--out", "k.key"]);
+    assert!(err.contains("not overwriting"), "{err}");
+    let out = env.ok(&["package", "c", "-d", "out", "--sign", "--key", "k.key"]);
+    assert!(out.contains("c-0.1.0.tgz.minisig"), "{out}");
+    let ok = env.ok(&["verify", "out/c-0.1.0.tgz", "--keyring", "k.key.pub"]);
+    assert!(ok.contains("signature OK"), "{ok}");
+    let o = env.run(&["package", "c", "-d", "out", "--sign"]);
+    assert_eq!(o.status.code(), Some(2), "--sign needs --key");
+}
