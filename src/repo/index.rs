@@ -122,14 +122,31 @@ impl<'de> Deserialize<'de> for Lenient {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawIndex {
+#[serde(rename_all = "camelCase", bound(deserialize = "E: Deserialize<'de>"))]
+struct RawIndex<E> {
     #[serde(default)]
     api_version: Option<String>,
     #[serde(default)]
-    entries: Option<BTreeMap<String, Option<Vec<Lenient>>>>,
+    entries: Option<BTreeMap<String, Option<Vec<E>>>>,
     #[serde(default)]
     generated: Option<serde_yaml::Value>,
+}
+
+impl<E> RawIndex<E> {
+    fn map(
+        self,
+        f: impl Fn(E) -> Result<IndexEntry, String>,
+    ) -> RawIndex<Result<IndexEntry, String>> {
+        RawIndex {
+            api_version: self.api_version,
+            entries: self.entries.map(|m| {
+                m.into_iter()
+                    .map(|(k, v)| (k, v.map(|v| v.into_iter().map(&f).collect())))
+                    .collect()
+            }),
+            generated: self.generated,
+        }
+    }
 }
 
 /// A parsed index with the warnings for the entries that were skipped.
@@ -147,10 +164,25 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<ParsedIndex, RepoError> {
     };
     let text = std::str::from_utf8(bytes).map_err(|e| bad(format!("not UTF-8: {e}")))?;
     let first = text.trim_start().as_bytes().first().copied();
-    let raw: RawIndex = if first == Some(b'{') {
-        serde_json::from_str(text).map_err(|e| bad(e.to_string()))?
+    // Fast path: every entry well-typed (the usual case) deserialises straight into
+    // `IndexEntry`. Only if that fails is the document read again entry by entry through a
+    // generic tree, so one bad entry costs a warning instead of the whole index.
+    let json = first == Some(b'{');
+    let strict: Option<RawIndex<IndexEntry>> = if json {
+        serde_json::from_str(text).ok()
     } else {
-        serde_yaml::from_str(text).map_err(|e| bad(e.to_string()))?
+        serde_yaml::from_str(text).ok()
+    };
+    let raw = match strict {
+        Some(r) => r.map(Ok),
+        None => {
+            let lenient: RawIndex<Lenient> = if json {
+                serde_json::from_str(text).map_err(|e| bad(e.to_string()))?
+            } else {
+                serde_yaml::from_str(text).map_err(|e| bad(e.to_string()))?
+            };
+            lenient.map(|l| l.0)
+        }
     };
     let api_version = raw
         .api_version
@@ -165,7 +197,7 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<ParsedIndex, RepoError> {
     for (name, versions) in entries {
         let mut kept = Vec::new();
         for (i, v) in versions.unwrap_or_default().into_iter().enumerate() {
-            match v.0 {
+            match v {
                 Ok(mut e) => match e.problem(&name) {
                     None => {
                         if e.api_version.is_empty() {
