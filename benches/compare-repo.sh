@@ -25,7 +25,7 @@ trap cleanup EXIT
 mkdir -p "$W/srv"
 python3 "$GEN" "$W/srv/index.yaml"
 SIZE=$(stat -c %s "$W/srv/index.yaml")
-VERSIONS=$(grep -c '^    version: ' "$W/srv/index.yaml")
+VERSIONS=$(grep -c '^  - ' "$W/srv/index.yaml")
 "$SP" repo serve "$W/srv" --addr 127.0.0.1:0 2>"$W/serve.log" &
 SERVER=$!
 for _ in $(seq 100); do grep -q 'serving' "$W/serve.log" 2>/dev/null && break; sleep 0.1; done
@@ -48,22 +48,23 @@ measure() {
 # median of column COL of file.
 median() { sort -g -k"$2" "$W/$1" | awk -v c="$2" '{a[NR]=$c} END{print a[int((NR+1)/2)]}'; }
 
-sp_env() { env STACKPKG_CONFIG_HOME="$W/sp/config" STACKPKG_CACHE_HOME="$W/sp/cache" "$@"; }
-helm_env() { env HELM_CONFIG_HOME="$W/h/config" HELM_CACHE_HOME="$W/h/cache" HELM_DATA_HOME="$W/h/data" "$@"; }
+# Each tool gets private config/cache folders (via env, so /usr/bin/time can exec it).
+SPENV=(env STACKPKG_CONFIG_HOME="$W/sp/config" STACKPKG_CACHE_HOME="$W/sp/cache")
+HENV=(env HELM_CONFIG_HOME="$W/h/config" HELM_CACHE_HOME="$W/h/cache" HELM_DATA_HOME="$W/h/data")
 
 for _ in $(seq "$RUNS"); do
   rm -rf "$W/sp" "$W/h"
-  measure sp_add sp_env "$SP" repo add big "$URL"
-  measure h_add helm_env "$HELM" repo add big "$URL"
-  measure sp_update sp_env "$SP" repo update
-  measure h_update helm_env "$HELM" repo update
-  measure sp_search sp_env "$SP" search repo kafka
-  measure h_search helm_env "$HELM" search repo kafka
+  measure sp_add "${SPENV[@]}" "$SP" repo add big "$URL"
+  measure h_add "${HENV[@]}" "$HELM" repo add big "$URL"
+  measure sp_update "${SPENV[@]}" "$SP" repo update
+  measure h_update "${HENV[@]}" "$HELM" repo update
+  measure sp_search "${SPENV[@]}" "$SP" search repo kafka
+  measure h_search "${HENV[@]}" "$HELM" search repo kafka
 done
 
 # Both tools must find the same charts.
-sp_n=$(sp_env "$SP" search repo kafka | tail -n +2 | wc -l)
-h_n=$(helm_env "$HELM" search repo kafka | tail -n +2 | wc -l)
+sp_n=$("${SPENV[@]}" "$SP" search repo kafka | tail -n +2 | wc -l)
+h_n=$("${HENV[@]}" "$HELM" search repo kafka | tail -n +2 | wc -l)
 
 echo "Index: $SIZE bytes, $VERSIONS chart versions, served by stackpkg repo serve on loopback."
 echo "Median of $RUNS runs; search results: stackpkg $sp_n rows, helm $h_n rows."
