@@ -168,14 +168,18 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<ParsedIndex, RepoError> {
     // `IndexEntry`. Only if that fails is the document read again entry by entry through a
     // generic tree, so one bad entry costs a warning instead of the whole index.
     let json = first == Some(b'{');
-    let strict: Option<RawIndex<IndexEntry>> = if json {
+    let chunked = if json { None } else { parse_chunked(text) };
+    let strict: Option<RawIndex<IndexEntry>> = if chunked.is_some() {
+        None
+    } else if json {
         serde_json::from_str(text).ok()
     } else {
         serde_yaml::from_str(text).ok()
     };
-    let raw = match strict {
-        Some(r) => r.map(Ok),
-        None => {
+    let raw = match (chunked, strict) {
+        (Some(r), _) => r,
+        (None, Some(r)) => r.map(Ok),
+        (None, None) => {
             let lenient: RawIndex<Lenient> = if json {
                 serde_json::from_str(text).map_err(|e| bad(e.to_string()))?
             } else {
@@ -229,6 +233,151 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<ParsedIndex, RepoError> {
             generated,
         },
         warnings,
+    })
+}
+
+type ChunkEntries = BTreeMap<String, Option<Vec<Result<IndexEntry, String>>>>;
+
+/// A block-style index cut into its header (everything but `entries`) and one text slice
+/// per chart under `entries:`. `None` when the layout is anything else (flow style, JSON,
+/// tabs, anchors, several documents): the caller then parses the whole document.
+fn split_entries(text: &str) -> Option<(String, Vec<&str>)> {
+    // Anchors and aliases could tie one chart's text to another's.
+    if ["&", "*", "<<:"]
+        .iter()
+        .any(|m| text.contains(&format!(": {m}")) || text.contains(&format!("- {m}")))
+    {
+        return None;
+    }
+    let mut header = String::new();
+    let mut chunks = Vec::new();
+    let mut in_entries = false;
+    let mut key_indent: Option<usize> = None;
+    let mut chunk_start: Option<usize> = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let body = line.trim_end_matches(['\n', '\r']);
+        let content = body.trim_start_matches(' ');
+        if content.starts_with('\t') {
+            return None;
+        }
+        if content.is_empty() || content.starts_with('#') {
+            if !in_entries {
+                header.push_str(line);
+            }
+            continue;
+        }
+        let indent = body.len() - content.len();
+        if indent == 0 {
+            if let Some(cs) = chunk_start.take() {
+                chunks.push(&text[cs..start]);
+            }
+            in_entries = false;
+            if body == "---" && header.trim().is_empty() && chunks.is_empty() {
+                continue;
+            }
+            if body.starts_with("---") || body.starts_with("...") {
+                return None;
+            }
+            if body.trim_end() == "entries:" {
+                in_entries = true;
+                continue;
+            }
+            if body.starts_with("entries") {
+                return None;
+            }
+            header.push_str(line);
+            continue;
+        }
+        if !in_entries {
+            header.push_str(line);
+            continue;
+        }
+        let ki = *key_indent.get_or_insert(indent);
+        if indent < ki {
+            return None;
+        }
+        if indent == ki && !content.starts_with("- ") && content != "-" {
+            if let Some(cs) = chunk_start.take() {
+                chunks.push(&text[cs..start]);
+            }
+            chunk_start = Some(start);
+        } else if chunk_start.is_none() {
+            return None;
+        }
+    }
+    if let Some(cs) = chunk_start {
+        chunks.push(&text[cs..]);
+    }
+    Some((header, chunks))
+}
+
+/// Parses one chart's slice: typed first, per entry through a generic tree if that fails.
+fn parse_chunk(chunk: &str) -> Option<ChunkEntries> {
+    if let Ok(m) = serde_yaml::from_str::<BTreeMap<String, Option<Vec<IndexEntry>>>>(chunk) {
+        return Some(
+            m.into_iter()
+                .map(|(k, v)| (k, v.map(|v| v.into_iter().map(Ok).collect())))
+                .collect(),
+        );
+    }
+    let m = serde_yaml::from_str::<BTreeMap<String, Option<Vec<Lenient>>>>(chunk).ok()?;
+    Some(
+        m.into_iter()
+            .map(|(k, v)| (k, v.map(|v| v.into_iter().map(|l| l.0).collect())))
+            .collect(),
+    )
+}
+
+/// Parses a block-style index chart by chart, on several threads. A YAML parser holds a
+/// whole document's events in memory; cutting the index per chart keeps that small and lets
+/// the charts parse in parallel. `None` sends the caller to the whole-document parser
+/// (which also gives exact line numbers for syntax errors).
+fn parse_chunked(text: &str) -> Option<RawIndex<Result<IndexEntry, String>>> {
+    let (header, chunks) = split_entries(text)?;
+    let head: RawIndex<Lenient> = serde_yaml::from_str(&header).ok()?;
+    if head.entries.is_some() {
+        return None;
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+        .min(chunks.len().max(1));
+    // Contiguous groups of about equal size.
+    let per = text.len() / threads + 1;
+    let mut groups: Vec<Vec<&str>> = vec![Vec::new()];
+    let mut size = 0;
+    for c in chunks {
+        if size > per {
+            groups.push(Vec::new());
+            size = 0;
+        }
+        size += c.len();
+        groups.last_mut().expect("non-empty").push(c);
+    }
+    let results: Vec<Option<Vec<ChunkEntries>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = groups
+            .iter()
+            .map(|g| s.spawn(move || g.iter().map(|c| parse_chunk(c)).collect::<Option<Vec<_>>>()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .collect()
+    });
+    let mut entries = BTreeMap::new();
+    for r in results {
+        for m in r? {
+            entries.extend(m);
+        }
+    }
+    Some(RawIndex {
+        api_version: head.api_version,
+        entries: Some(entries),
+        generated: head.generated,
     })
 }
 
@@ -314,6 +463,25 @@ generated: "2026-01-01T00:00:00Z"
         assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
         assert!(p.warnings[0].contains("kafka[2]"));
         assert!(!p.index.entries.contains_key("zk"));
+    }
+
+    #[test]
+    fn chunked_and_whole_document_parses_agree() {
+        let p = parse(GOOD.as_bytes(), "t").unwrap();
+        let (header, chunks) = split_entries(GOOD).unwrap();
+        assert_eq!(chunks.len(), 2, "{chunks:?}");
+        assert!(header.contains("apiVersion") && header.contains("generated"));
+        // Flow style goes to the whole-document parser and gives the same index.
+        let flow = r#"{"apiVersion": "v1", "entries": {"kafka": [{"name": "kafka", "version": "2.0.0", "urls": ["kafka-2.0.0.tgz"]}, {"name": "kafka", "version": "1.0.0", "urls": ["kafka-1.0.0.tgz"], "digest": "abc"}]}, "generated": "2026-01-01T00:00:00Z"}"#;
+        let f = parse(flow.as_bytes(), "t").unwrap();
+        assert_eq!(f.index.entries["kafka"], p.index.entries["kafka"]);
+        // Anchors, tabs and flow `entries` are not cut.
+        assert!(split_entries("apiVersion: v1\nentries: {}\n").is_none());
+        assert!(split_entries("apiVersion: v1\nentries:\n  a: &x\n  b: *x\n").is_none());
+        // Indented keys and comments between charts.
+        let odd = "# c\napiVersion: v1\nentries:\n    a:\n      - {name: a, version: 1.0.0, urls: [a.tgz]}\n    # mid\n    b:\n    - {name: b, version: 1.0.0, urls: [b.tgz]}\n";
+        let o = parse(odd.as_bytes(), "t").unwrap();
+        assert_eq!(o.index.entries.len(), 2);
     }
 
     #[test]
