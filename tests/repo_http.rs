@@ -60,10 +60,20 @@ fn serve_add_search_pull_round_trip() {
     let err = env.fails(&["pull", "data/nope", "-d", "out"]);
     assert!(err.contains("\"nope\" not found"), "{err}");
 
+    // An unchanged index is not downloaded again (ETag); a changed one is.
+    let up = env.ok(&["repo", "update"]);
+    assert!(up.contains("unchanged \"data\""), "{up}");
+    let newer = write_package(&env.path("new"), "kafka", "1.2.0");
+    env.ok(&["push", newer.to_str().unwrap(), "data"]);
+    let up = env.ok(&["repo", "update", "data"]);
+    assert!(up.contains("updated \"data\" (2 charts, 4 versions)"), "{up}");
+    assert!(env.ok(&["search", "repo", "kafka"]).contains("1.2.0"));
+
     let list = env.ok(&["repo", "list"]);
     assert!(list.contains("data") && list.contains(&srv.url()));
     env.ok(&["repo", "remove", "data"]);
     assert!(!env.path("cache/repository/data.spidx").exists());
+    assert!(!env.path("cache/repository/data.etag").exists());
     let err = env.fails(&["repo", "remove", "data"]);
     assert!(err.contains("no repository named \"data\""), "{err}");
 }

@@ -29,7 +29,7 @@ pub fn add(paths: &Paths, entry: RepoEntry, force_update: bool) -> Result<Update
             .into());
         }
     }
-    let report = remote::update(paths, &entry)?;
+    let report = remote::update(paths, &entry, false)?;
     cfg.upsert(entry);
     cfg.save(&file)?;
     Ok(report)
@@ -51,11 +51,7 @@ pub fn remove(paths: &Paths, names: &[String]) -> Result<()> {
     }
     cfg.save(&file)?;
     for n in names {
-        let p = paths.compact_file(n);
-        if p.exists() {
-            std::fs::remove_file(&p)
-                .map_err(|e| crate::Error::io(format!("removing {}", p.display()), e))?;
-        }
+        remote::remove_cache(paths, n)?;
     }
     Ok(())
 }
@@ -80,7 +76,12 @@ pub fn update(paths: &Paths, names: &[String]) -> Result<Vec<(String, Result<Upd
     }
     Ok(targets
         .into_iter()
-        .map(|e| (e.name.clone(), remote::update(paths, e).map_err(Into::into)))
+        .map(|e| {
+            (
+                e.name.clone(),
+                remote::update(paths, e, true).map_err(Into::into),
+            )
+        })
         .collect())
 }
 

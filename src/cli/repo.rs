@@ -304,8 +304,9 @@ pub fn run_repo(cmd: RepoCommand) -> crate::Result<()> {
                         for w in &r.warnings {
                             eprintln!("warning: {w}");
                         }
+                        let how = if r.unchanged { "unchanged" } else { "updated" };
                         println!(
-                            "updated \"{name}\" ({} charts, {} versions)",
+                            "{how} \"{name}\" ({} charts, {} versions)",
                             r.charts, r.versions
                         );
                     }

@@ -138,7 +138,7 @@ impl Indexes<'_> {
                 CompactIndex::from_bytes(build_compact(&parsed.index))
                     .map_err(RepoError::Invalid)?
             } else {
-                remote::update(self.paths, e)?;
+                remote::update(self.paths, e, true)?;
                 remote::load_cache(self.paths, &e.name)?
             };
             self.fetched.insert(e.url.clone(), (client, idx));

@@ -56,6 +56,7 @@ pub struct Response {
     pub status: StatusCode,
     pub body: Vec<u8>,
     pub url: String,
+    pub etag: Option<String>,
 }
 
 impl Response {
@@ -191,6 +192,31 @@ impl HttpClient {
         url: &str,
         body: Option<(Vec<u8>, String)>,
     ) -> Result<Response> {
+        self.request_with(method, url, body, None)
+    }
+
+    /// GET with `If-None-Match`: `Ok(None)` when the server answers 304 Not Modified.
+    pub fn get_if_changed(&self, url: &str, etag: Option<&str>) -> Result<Option<Response>> {
+        let r = self.request_with(Method::GET, url, None, etag)?;
+        if r.status == StatusCode::NOT_MODIFIED && etag.is_some() {
+            return Ok(None);
+        }
+        if !r.status.is_success() {
+            return Err(RepoError::Http {
+                url: url.to_string(),
+                msg: format!("HTTP {}: {}", r.status, short(&r.text())),
+            });
+        }
+        Ok(Some(r))
+    }
+
+    fn request_with(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<(Vec<u8>, String)>,
+        if_none_match: Option<&str>,
+    ) -> Result<Response> {
         let mut current = parse_url(url)?;
         for _ in 0..=MAX_REDIRECTS {
             let mut req = self.client.request(method.clone(), current.clone());
@@ -204,6 +230,9 @@ impl HttpClient {
                     None => req,
                 };
             }
+            if let Some(tag) = if_none_match {
+                req = req.header(reqwest::header::IF_NONE_MATCH, tag);
+            }
             if let Some((data, ct)) = &body {
                 req = req
                     .header(reqwest::header::CONTENT_TYPE, ct.as_str())
@@ -214,12 +243,17 @@ impl HttpClient {
                 url: cur.clone(),
                 msg,
             };
-            let (status, location, data) = self.rt.block_on(async {
+            let (status, location, etag, data) = self.rt.block_on(async {
                 let mut resp = req.send().await.map_err(|e| http_err(describe(&e)))?;
                 let status = resp.status();
                 let location = resp
                     .headers()
                     .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let etag = resp
+                    .headers()
+                    .get(reqwest::header::ETAG)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
                 if let Some(len) = resp.content_length() {
@@ -238,9 +272,10 @@ impl HttpClient {
                     }
                     data.extend_from_slice(&chunk);
                 }
-                Ok::<_, RepoError>((status, location, data))
+                Ok::<_, RepoError>((status, location, etag, data))
             })?;
-            if status.is_redirection() && method == Method::GET {
+            let redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
+            if redirect && method == Method::GET {
                 let loc = location
                     .ok_or_else(|| http_err(format!("HTTP {status} without a Location header")))?;
                 current = current
@@ -255,6 +290,7 @@ impl HttpClient {
                 status,
                 body: data,
                 url: cur,
+                etag,
             });
         }
         Err(RepoError::Http {

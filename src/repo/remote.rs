@@ -3,7 +3,7 @@
 
 use super::cache::CompactIndex;
 use super::config::{Paths, RepoEntry};
-use super::fsutil::sha256_hex;
+use super::fsutil::{sha256_hex, write_atomic};
 use super::http::{index_url, resolve_url, ClientOptions, HttpClient};
 use super::index;
 use super::version::{parse_version, Range};
@@ -15,6 +15,8 @@ pub struct UpdateReport {
     pub charts: usize,
     pub versions: usize,
     pub warnings: Vec<String>,
+    /// The server said the index had not changed (ETag); the cache was kept.
+    pub unchanged: bool,
 }
 
 pub fn client_for(entry: &RepoEntry) -> Result<HttpClient> {
@@ -23,19 +25,65 @@ pub fn client_for(entry: &RepoEntry) -> Result<HttpClient> {
 
 /// Downloads and parses a repository's index and replaces its cache atomically: on any
 /// failure the previous cache is left as it was.
-pub fn update(paths: &Paths, entry: &RepoEntry) -> Result<UpdateReport> {
+///
+/// With `conditional`, the ETag saved with the cache is sent as `If-None-Match`; a 304
+/// answer keeps the cache without downloading or parsing anything.
+pub fn update(paths: &Paths, entry: &RepoEntry, conditional: bool) -> Result<UpdateReport> {
     let client = client_for(entry)?;
     let url = index_url(&entry.url)?;
-    let bytes = client.get(&url)?;
-    let parsed = index::parse(&bytes, &url)?;
-    drop(bytes);
-    CompactIndex::write(&parsed.index, &paths.compact_file(&entry.name))?;
+    let cache = paths.compact_file(&entry.name);
+    let tag_file = etag_file(&cache);
+    // The tag is only trusted for the same URL and while its cache file exists.
+    let saved_tag = if conditional && cache.is_file() {
+        std::fs::read_to_string(&tag_file)
+            .ok()
+            .and_then(|t| t.strip_prefix(&format!("{url}\n")).map(str::to_string))
+    } else {
+        None
+    };
+    let Some(resp) = client.get_if_changed(&url, saved_tag.as_deref())? else {
+        let idx = CompactIndex::load(&cache)?;
+        return Ok(UpdateReport {
+            name: entry.name.clone(),
+            charts: idx.charts.len(),
+            versions: idx.charts.iter().map(|c| c.versions.len()).sum(),
+            warnings: Vec::new(),
+            unchanged: true,
+        });
+    };
+    let parsed = index::parse(&resp.body, &url)?;
+    drop(resp.body);
+    // Old tag out first: a crash between the two writes must not pair a new cache with
+    // an old tag (or the reverse).
+    let _ = std::fs::remove_file(&tag_file);
+    CompactIndex::write(&parsed.index, &cache)?;
+    if let Some(tag) = resp.etag {
+        write_atomic(&tag_file, format!("{url}\n{tag}").as_bytes(), None)?;
+    }
     Ok(UpdateReport {
         name: entry.name.clone(),
         charts: parsed.index.entries.len(),
         versions: parsed.index.entries.values().map(Vec::len).sum(),
         warnings: parsed.warnings,
+        unchanged: false,
     })
+}
+
+fn etag_file(cache: &std::path::Path) -> std::path::PathBuf {
+    cache.with_extension("etag")
+}
+
+/// Removes a repository's cache files.
+pub fn remove_cache(paths: &Paths, name: &str) -> Result<()> {
+    let cache = paths.compact_file(name);
+    for p in [etag_file(&cache), cache] {
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(RepoError::io(format!("removing {}", p.display()), e)),
+        }
+    }
+    Ok(())
 }
 
 pub fn load_cache(paths: &Paths, name: &str) -> Result<CompactIndex> {
