@@ -66,7 +66,10 @@ fn serve_add_search_pull_round_trip() {
     let newer = write_package(&env.path("new"), "kafka", "1.2.0");
     env.ok(&["push", newer.to_str().unwrap(), "data"]);
     let up = env.ok(&["repo", "update", "data"]);
-    assert!(up.contains("updated \"data\" (2 charts, 4 versions)"), "{up}");
+    assert!(
+        up.contains("updated \"data\" (2 charts, 4 versions)"),
+        "{up}"
+    );
     assert!(env.ok(&["search", "repo", "kafka"]).contains("1.2.0"));
 
     let list = env.ok(&["repo", "list"]);
