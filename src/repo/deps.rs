@@ -134,7 +134,7 @@ impl Indexes<'_> {
             let client = HttpClient::new(&ClientOptions::from_repo(e), &e.url)?;
             let idx = if e.name.is_empty() {
                 let url = index_url(&e.url)?;
-                let parsed = index::parse(&client.get(&url)?, &url)?;
+                let parsed = index::parse_for_cache(&client.get(&url)?, &url)?;
                 CompactIndex::from_bytes(build_compact(&parsed.index))
                     .map_err(RepoError::Invalid)?
             } else {

@@ -158,6 +158,17 @@ pub struct ParsedIndex {
 
 /// Parses an index from bytes (YAML or JSON). `origin` names it in messages.
 pub fn parse(bytes: &[u8], origin: &str) -> Result<ParsedIndex, RepoError> {
+    parse_inner(bytes, origin, false)
+}
+
+/// Like [`parse`], but only the fields the compact cache keeps are guaranteed (name,
+/// version, apiVersion, appVersion, description, keywords, urls, digest, created,
+/// deprecated): block-style charts go through the fast reader in `scan.rs`.
+pub fn parse_for_cache(bytes: &[u8], origin: &str) -> Result<ParsedIndex, RepoError> {
+    parse_inner(bytes, origin, true)
+}
+
+fn parse_inner(bytes: &[u8], origin: &str, light: bool) -> Result<ParsedIndex, RepoError> {
     let bad = |msg: String| RepoError::BadIndex {
         origin: origin.to_string(),
         msg,
@@ -168,7 +179,11 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<ParsedIndex, RepoError> {
     // `IndexEntry`. Only if that fails is the document read again entry by entry through a
     // generic tree, so one bad entry costs a warning instead of the whole index.
     let json = first == Some(b'{');
-    let chunked = if json { None } else { parse_chunked(text) };
+    let chunked = if json {
+        None
+    } else {
+        parse_chunked(text, light)
+    };
     let strict: Option<RawIndex<IndexEntry>> = if chunked.is_some() {
         None
     } else if json {
@@ -335,7 +350,7 @@ fn parse_chunk(chunk: &str) -> Option<ChunkEntries> {
 /// whole document's events in memory; cutting the index per chart keeps that small and lets
 /// the charts parse in parallel. `None` sends the caller to the whole-document parser
 /// (which also gives exact line numbers for syntax errors).
-fn parse_chunked(text: &str) -> Option<RawIndex<Result<IndexEntry, String>>> {
+fn parse_chunked(text: &str, light: bool) -> Option<RawIndex<Result<IndexEntry, String>>> {
     let (header, chunks) = split_entries(text)?;
     let head: RawIndex<Lenient> = serde_yaml::from_str(&header).ok()?;
     if head.entries.is_some() {
@@ -361,7 +376,20 @@ fn parse_chunked(text: &str) -> Option<RawIndex<Result<IndexEntry, String>>> {
     let results: Vec<Option<Vec<ChunkEntries>>> = std::thread::scope(|s| {
         let handles: Vec<_> = groups
             .iter()
-            .map(|g| s.spawn(move || g.iter().map(|c| parse_chunk(c)).collect::<Option<Vec<_>>>()))
+            .map(|g| {
+                s.spawn(move || {
+                    g.iter()
+                        .map(|c| {
+                            let fast = if light {
+                                super::scan::scan_chunk(c)
+                            } else {
+                                None
+                            };
+                            fast.or_else(|| parse_chunk(c))
+                        })
+                        .collect::<Option<Vec<_>>>()
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -482,6 +510,38 @@ generated: "2026-01-01T00:00:00Z"
         let odd = "# c\napiVersion: v1\nentries:\n    a:\n      - {name: a, version: 1.0.0, urls: [a.tgz]}\n    # mid\n    b:\n    - {name: b, version: 1.0.0, urls: [b.tgz]}\n";
         let o = parse(odd.as_bytes(), "t").unwrap();
         assert_eq!(o.index.entries.len(), 2);
+    }
+
+    /// The cache-only parse must give the same cache as the full parse.
+    #[test]
+    fn cache_parse_matches_full_parse() {
+        let mut text = String::from("apiVersion: v1\nentries:\n");
+        for c in 0..20 {
+            text.push_str(&format!("  chart-{c}:\n"));
+            for v in 0..5 {
+                text.push_str(&format!(
+                    "  - annotations:\n      images: |\n        - name: x\n    apiVersion: v2\n    appVersion: \"{v}.0\"\n    created: \"2026-01-0{}T00:00:00Z\"\n    dependencies:\n    - name: zk\n      tags:\n      - zk-db\n      version: 1.x.x\n    description: chart {c} - it's fine # a comment\n    digest: {:064x}\n    keywords:\n    - k{c}\n    - data\n    maintainers:\n    - name: Team\n    name: chart-{c}\n    urls:\n    - https://x/chart-{c}-{v}.tgz\n    version: 1.{v}.0\n",
+                    v + 1,
+                    c * 10 + v
+                ));
+            }
+        }
+        text.push_str(GOOD.split_once("entries:\n").unwrap().1);
+        let full = parse(text.as_bytes(), "t").unwrap();
+        let light = parse_for_cache(text.as_bytes(), "t").unwrap();
+        assert_eq!(full.warnings, light.warnings);
+        assert_eq!(
+            crate::repo::cache::build(&full.index),
+            crate::repo::cache::build(&light.index)
+        );
+        assert_eq!(full.index.entries.len(), 21);
+        // The fast reader really handled the Helm-style charts.
+        let (_, chunks) = split_entries(&text).unwrap();
+        let fast = chunks
+            .iter()
+            .filter(|c| crate::repo::scan::scan_chunk(c).is_some())
+            .count();
+        assert!(fast >= 20, "{fast}");
     }
 
     #[test]

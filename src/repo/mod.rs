@@ -11,6 +11,7 @@ pub mod indexgen;
 pub mod package;
 pub mod remote;
 pub mod resolve;
+pub mod scan;
 pub mod search;
 pub mod serve;
 pub mod sign;

@@ -51,7 +51,7 @@ pub fn update(paths: &Paths, entry: &RepoEntry, conditional: bool) -> Result<Upd
             unchanged: true,
         });
     };
-    let parsed = index::parse(&resp.body, &url)?;
+    let parsed = index::parse_for_cache(&resp.body, &url)?;
     drop(resp.body);
     // Old tag out first: a crash between the two writes must not pair a new cache with
     // an old tag (or the reverse).
