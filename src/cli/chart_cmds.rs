@@ -47,6 +47,12 @@ pub struct PackageArgs {
     /// Folder to write NAME-VERSION.tgz into (created if missing)
     #[arg(short = 'd', long = "destination", default_value = ".")]
     pub destination: PathBuf,
+    /// Also write a detached signature NAME-VERSION.tgz.minisig
+    #[arg(long, requires = "key")]
+    pub sign: bool,
+    /// Secret key for --sign (from `stackpkg keygen`)
+    #[arg(long, requires = "sign")]
+    pub key: Option<PathBuf>,
 }
 
 pub fn show(cmd: ShowCommand) -> crate::Result<()> {
@@ -67,5 +73,9 @@ pub fn package(args: PackageArgs) -> crate::Result<()> {
     let (path, digest) = crate::action::package::package(&args.chart, &args.destination)?;
     println!("{}", path.display());
     eprintln!("sha256:{digest}");
+    if let (true, Some(key)) = (args.sign, &args.key) {
+        let sig = crate::action::repo::sign_package(&path, key)?;
+        println!("{}", sig.display());
+    }
     Ok(())
 }

@@ -27,6 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render a chart's manifests locally, without a cluster
+    #[command(disable_version_flag = true)]
     Template(template::Args),
     /// Check a chart for problems
     Lint(lint::Args),
@@ -44,11 +45,16 @@ pub enum Command {
     #[command(subcommand)]
     Search(repo::SearchCommand),
     /// Download a chart from a repository
+    #[command(disable_version_flag = true)]
     Pull(repo::PullArgs),
     /// Upload a packaged chart to a stackpkg or ChartMuseum-compatible repository
     Push(repo::PushArgs),
     /// Verify a packaged chart's signature
     Verify(repo::VerifyArgs),
+    /// Create an ed25519 key pair for signing packages
+    Keygen(repo::KeygenArgs),
+    /// Sign a packaged chart (writes CHART.tgz.minisig)
+    Sign(repo::SignArgs),
     /// Manage a chart's dependencies
     #[command(subcommand)]
     Dep(dep::DepCommand),
@@ -88,6 +94,8 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Pull(args) => repo::pull(args),
         Command::Push(args) => repo::push(args),
         Command::Verify(args) => repo::verify(args),
+        Command::Keygen(args) => repo::keygen(args),
+        Command::Sign(args) => repo::sign(args),
         Command::Dep(cmd) => dep::run(cmd),
         Command::Version => {
             println!("stackpkg {}", env!("CARGO_PKG_VERSION"));

@@ -101,8 +101,10 @@ pub struct Args {
     /// Release name (lowercase letters, digits and '-')
     #[arg(value_parser = parse_release_name)]
     pub name: String,
-    /// Chart folder or packaged chart (.tgz)
-    pub chart: PathBuf,
+    /// Chart folder, packaged chart (.tgz), REPO/CHART or https://…/chart.tgz
+    pub chart: String,
+    #[command(flatten)]
+    pub source: super::repo::ChartSourceArgs,
     #[command(flatten)]
     pub values: ValuesArgs,
     /// Namespace of the release
@@ -140,7 +142,8 @@ pub fn run(args: Args) -> crate::Result<()> {
         include_crds: args.include_crds,
         show_only: args.show_only.clone(),
     };
-    let out = action::run(&args.chart, &args.values.options(), &req)?;
+    let chart = crate::action::chart_ref::load(&args.chart, &args.source.options())?;
+    let out = action::render_chart(&chart, &args.values.options().load()?, &req)?;
 
     if let Some(dir) = &args.output_dir {
         for p in action::write_output_dir(dir, &out.objects)? {
