@@ -323,11 +323,8 @@ fn default_manager(headers: &HeaderMap) -> String {
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     let ct = header_str(headers, header::CONTENT_TYPE);
     if ct.contains("protobuf") {
-        return Err(ApiError::new(
-            415,
-            "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format: {ct}"),
-        ));
+        return crate::protobuf::decode(body)
+            .map_err(|m| ApiError::new(415, "UnsupportedMediaType", m));
     }
     if ct.contains("yaml") {
         serde_yaml::from_slice(body)

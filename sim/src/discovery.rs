@@ -33,6 +33,22 @@ pub fn version() -> Value {
     })
 }
 
+/// The `all` category, so `kubectl get all` works.
+fn in_all(t: &ResourceType) -> bool {
+    matches!(
+        (t.group.as_str(), t.plural.as_str()),
+        ("", "pods")
+            | ("", "services")
+            | ("apps", "deployments")
+            | ("apps", "replicasets")
+            | ("apps", "statefulsets")
+            | ("apps", "daemonsets")
+            | ("batch", "jobs")
+            | ("batch", "cronjobs")
+            | ("autoscaling", "horizontalpodautoscalers")
+    )
+}
+
 fn subresources(t: &ResourceType) -> Vec<(&'static str, Vec<&'static str>, Value)> {
     let mut out = Vec::new();
     let same = json!({"group": t.group, "version": t.version, "kind": t.kind});
@@ -85,6 +101,9 @@ pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Value {
         });
         if !t.short_names.is_empty() {
             r["shortNames"] = json!(t.short_names);
+        }
+        if in_all(t) {
+            r["categories"] = json!(["all"]);
         }
         resources.push(r);
         for (sub, verbs, kind) in subresources(t) {
@@ -154,6 +173,9 @@ fn aggregated_group(reg: &Registry, name: &str, versions: &[String]) -> Value {
                     }
                     if !subs.is_empty() {
                         r["subresources"] = json!(subs);
+                    }
+                    if in_all(t) {
+                        r["categories"] = json!(["all"]);
                     }
                     r
                 })

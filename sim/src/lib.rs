@@ -16,6 +16,7 @@ pub mod exec;
 pub mod faults;
 mod kinds;
 pub mod patch;
+mod protobuf;
 pub mod registry;
 pub mod selectors;
 mod server;
