@@ -683,6 +683,19 @@ fn patch_object(
         .unwrap_or_default()
         .trim()
         .to_string();
+    const KNOWN: &[&str] = &[
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/strategic-merge-patch+json",
+        "application/apply-patch+yaml",
+    ];
+    if !KNOWN.contains(&ct.as_str()) {
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!("the body of the request was in an unknown format - accepted media types include: {} (got {ct:?})", KNOWN.join(", ")),
+        ));
+    }
     let key = key_of(rt, ns, name);
     let cur = st.get(&key).cloned();
     let mut o = write_opts(q, headers, sub)?;
@@ -805,16 +818,7 @@ fn patch_object(
             }
             patch::strategic_merge(&mut new, &p).map_err(ApiError::bad_request)?
         }
-        "application/json-patch+json" => {
-            patch::json_patch(&mut new, &p).map_err(|m| ApiError::new(422, "Invalid", m))?
-        }
-        other => {
-            return Err(ApiError::new(
-                415,
-                "UnsupportedMediaType",
-                format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other:?})"),
-            ))
-        }
+        _ => patch::json_patch(&mut new, &p).map_err(|m| ApiError::new(422, "Invalid", m))?,
     }
     let want_rv = new["metadata"]["resourceVersion"]
         .as_str()
