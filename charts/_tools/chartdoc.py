@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Keeps the first-party charts' generated parts in step with their sources.
 
-1. Copies the shared schema definitions (charts/_tools/common-defs.json) into the `$defs` of
+1. Vendors every `file://../NAME` dependency of a chart into its `charts/NAME/` (a copy of
+   `charts/NAME`, without its `ci/` folder), because a chart is loaded and packaged on its own
+   and symlinks may not leave it. `charts/NAME` stays the one source; the copies are generated.
+2. Copies the shared schema definitions (charts/_tools/common-defs.json) into the `$defs` of
    every chart's values.schema.json, because the engine resolves no `$ref` outside the file.
-2. Writes the values table of every chart's README.md (between the `values:start` and
+3. Writes the values table of every chart's README.md (between the `values:start` and
    `values:end` markers) from its values.schema.json and values.yaml.
 
 Usage: chartdoc.py [--check] [CHART_DIR ...]
@@ -14,6 +17,7 @@ Needs PyYAML only for reading values.yaml defaults.
 
 import json
 import os
+import shutil
 import sys
 
 import yaml
@@ -119,8 +123,57 @@ def table(schema, defaults):
     return "\n".join(lines) + "\n"
 
 
-def process(chart_dir, common, check):
+def tree(root, skip_top=()):
+    """Relative path -> bytes of every file under root (skipping the named top-level folders)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        if rel_dir == ".":
+            dirnames[:] = [d for d in dirnames if d not in skip_top]
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            with open(full, "rb") as f:
+                out[os.path.normpath(os.path.join(rel_dir, name))] = f.read()
+    return out
+
+
+def vendor(chart_dir, check, seen=()):
+    """Brings charts/<dep> of chart_dir in line with charts/<dep> of the repository."""
     stale = []
+    try:
+        with open(os.path.join(chart_dir, "Chart.yaml"), encoding="utf-8") as f:
+            meta = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as e:
+        fail(f"{chart_dir}/Chart.yaml: {e}")
+    for dep in meta.get("dependencies") or []:
+        repo = dep.get("repository", "")
+        if not repo.startswith("file://../"):
+            continue
+        src_name = repo[len("file://../"):]
+        src = os.path.join(CHARTS, src_name)
+        if src_name in seen or not os.path.isfile(os.path.join(src, "Chart.yaml")):
+            fail(f"{chart_dir}/Chart.yaml: dependency {repo} is not a chart under charts/ (or a cycle)")
+        # The source's own vendored deps must be current before it is copied.
+        stale += vendor(src, check, seen + (src_name,))
+        dest = os.path.join(chart_dir, "charts", dep.get("alias") or dep["name"])
+        want = tree(src, skip_top=("ci",))
+        have = tree(dest) if os.path.isdir(dest) else {}
+        if want != have:
+            stale.append(dest)
+            if not check:
+                if os.path.isdir(dest):
+                    shutil.rmtree(dest)
+                for rel, data in want.items():
+                    path = os.path.join(dest, rel)
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    with open(path, "wb") as f:
+                        f.write(data)
+    return stale
+
+
+def process(chart_dir, common, check):
+    stale = vendor(chart_dir, check)
     schema_path = os.path.join(chart_dir, "values.schema.json")
     schema = load_json(schema_path)
     new_schema = synced_schema(schema, common)
@@ -171,12 +224,13 @@ def main(argv):
             os.path.join(CHARTS, d)
             for d in os.listdir(CHARTS)
             if os.path.isfile(os.path.join(CHARTS, d, "values.schema.json"))
+            and d != "common"
         )
     common = load_json(os.path.join(HERE, "common-defs.json"))
     stale = []
     for d in dirs:
         stale += process(d, common, check)
-    for s in stale:
+    for s in sorted(set(stale)):
         print(("out of date: " if check else "updated: ") + os.path.relpath(s, CHARTS))
     return 1 if check and stale else 0
 

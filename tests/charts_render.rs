@@ -1,0 +1,846 @@
+//! The first-party charts under charts/: every chart renders with its defaults and with each
+//! of its `ci/*.yaml` value files, deterministically; every object passes the engine's strict
+//! Kubernetes schema check and `kubernetes-validate --strict` for the two newest Kubernetes
+//! versions that tool knows; two releases never share an object; and each system's wiring
+//! (seeds, ids, server lists, mirrored limits) is what its operators expect.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+use stackpkg::chart::{Chart, ChartFile, ChartMetadata, ChartOrigin};
+use stackpkg::engine::{render, Capabilities, ReleaseInfo, RenderOptions};
+use stackpkg::manifest::{self, k8s_schema, Object};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Application charts under charts/ (library charts render nothing).
+fn chart_dirs() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root().join("charts")).unwrap() {
+        let dir = entry.unwrap().path();
+        let meta = dir.join("Chart.yaml");
+        if !meta.is_file() {
+            continue;
+        }
+        let m: ChartMetadata = serde_yaml::from_str(&std::fs::read_to_string(meta).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        if !m.is_library() {
+            out.push(dir);
+        }
+    }
+    out.sort();
+    assert!(
+        out.len() >= 4,
+        "expected the first-party charts, found {out:?}"
+    );
+    out
+}
+
+fn ci_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir.join("ci"))
+        .unwrap_or_else(|e| panic!("{}/ci: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Reads a chart folder, subcharts under `charts/` included, into the engine's model.
+mod load {
+    use super::*;
+
+    fn walk(dir: &Path, base: &Path, out: &mut Vec<ChartFile>) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, base, out);
+            } else {
+                let rel = p
+                    .strip_prefix(base)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push(ChartFile {
+                    path: rel,
+                    data: std::fs::read(&p).unwrap(),
+                });
+            }
+        }
+    }
+
+    pub fn chart(dir: &Path) -> Chart {
+        let mut files = Vec::new();
+        walk(dir, dir, &mut files);
+        let text = |name: &str| {
+            files
+                .iter()
+                .find(|f| f.path == name)
+                .map(|f| String::from_utf8(f.data.clone()).unwrap())
+        };
+        let metadata: ChartMetadata = serde_yaml::from_str(&text("Chart.yaml").unwrap()).unwrap();
+        let values: Value = match text("values.yaml") {
+            Some(t) => serde_yaml::from_str::<Option<Value>>(&t)
+                .unwrap()
+                .unwrap_or(json!({})),
+            None => json!({}),
+        };
+        let schema = text("values.schema.json").map(|t| serde_json::from_str(&t).unwrap());
+        let mut subcharts = Vec::new();
+        if dir.join("charts").is_dir() {
+            let mut subs: Vec<PathBuf> = std::fs::read_dir(dir.join("charts"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.join("Chart.yaml").is_file())
+                .collect();
+            subs.sort();
+            subcharts = subs.iter().map(|p| chart(p)).collect();
+        }
+        let own: Vec<ChartFile> = files
+            .iter()
+            .filter(|f| !f.path.starts_with("charts/"))
+            .cloned()
+            .collect();
+        Chart {
+            metadata,
+            values,
+            schema,
+            templates: own
+                .iter()
+                .filter(|f| f.path.starts_with("templates/"))
+                .cloned()
+                .collect(),
+            crds: Vec::new(),
+            lifecycle: None,
+            files: own,
+            subcharts,
+            origin: ChartOrigin(dir.display().to_string()),
+        }
+    }
+}
+
+fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    _ => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+/// Defaults, then the user's values; each subchart's section starts from its own defaults.
+fn coalesce(chart: &Chart, user: &Value) -> Value {
+    let mut v = chart.values.clone();
+    merge(&mut v, user);
+    for sub in &chart.subcharts {
+        let section = v.get(&sub.metadata.name).cloned().unwrap_or(json!({}));
+        v[&sub.metadata.name] = coalesce(sub, &section);
+    }
+    v
+}
+
+fn schema_errors(chart: &Chart, values: &Value) -> Vec<String> {
+    let Some(schema) = &chart.schema else {
+        return vec![];
+    };
+    let validator = jsonschema::validator_for(schema)
+        .unwrap_or_else(|e| panic!("{}: values.schema.json: {e}", chart.metadata.name));
+    validator
+        .iter_errors(values)
+        .map(|e| format!("{}: {}", e.instance_path(), e))
+        .collect()
+}
+
+fn read_values(file: Option<&Path>) -> Value {
+    match file {
+        None => json!({}),
+        Some(p) => serde_yaml::from_str::<Option<Value>>(&std::fs::read_to_string(p).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .unwrap_or(json!({})),
+    }
+}
+
+#[derive(Debug)]
+struct Output {
+    objects: Vec<Object>,
+    stream: String,
+    notes: String,
+}
+
+/// Validates the values, renders, splits and sorts: what `stackpkg template` does.
+fn template(dir: &Path, release: &str, namespace: &str, user: &Value) -> Result<Output, String> {
+    let chart = load::chart(dir);
+    let values = coalesce(&chart, user);
+    let errors = schema_errors(&chart, &values);
+    if !errors.is_empty() {
+        return Err(errors.join("\n"));
+    }
+    let opts = RenderOptions::offline(
+        ReleaseInfo::install(release, namespace),
+        Capabilities::new(None, &[]).unwrap(),
+    );
+    let rendered = render(&chart, &values, &opts).map_err(|e| e.to_string())?;
+    let mut objects = Vec::new();
+    for f in &rendered.templates {
+        objects.extend(manifest::parse_file(&f.name, &f.content).map_err(|e| e.to_string())?);
+    }
+    manifest::sort(&mut objects);
+    manifest::check_duplicates(&objects, namespace).map_err(|e| e.to_string())?;
+    Ok(Output {
+        stream: manifest::to_yaml_stream(&objects),
+        objects,
+        notes: rendered.notes.unwrap_or_default(),
+    })
+}
+
+fn must(dir: &Path, release: &str, namespace: &str, user: &Value) -> Output {
+    template(dir, release, namespace, user)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.file_name().unwrap().to_string_lossy()))
+}
+
+fn chart_dir(name: &str) -> PathBuf {
+    root().join("charts").join(name)
+}
+
+/// `.tools/bin/kubernetes-validate`, or None (and a printed reason) when it is not installed;
+/// under CI its absence fails the test.
+fn kubernetes_validate() -> Option<PathBuf> {
+    let bin = root().join(".tools/bin/kubernetes-validate");
+    if bin.is_file() {
+        return Some(bin);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{} is missing; run scripts/install-tools.sh", bin.display());
+    }
+    eprintln!(
+        "skipping kubernetes-validate: {} is missing (run scripts/install-tools.sh)",
+        bin.display()
+    );
+    None
+}
+
+/// The two newest Kubernetes versions kubernetes-validate ships strict schemas for.
+fn newest_kube_versions() -> Vec<String> {
+    let venv_lib = root().join(".tools/venv/lib");
+    let mut versions: Vec<(u64, u64, String)> = Vec::new();
+    for py in std::fs::read_dir(&venv_lib).unwrap() {
+        let dir = py
+            .unwrap()
+            .path()
+            .join("site-packages/kubernetes_validate/kubernetes-json-schema");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries {
+            let name = e.unwrap().file_name().to_string_lossy().to_string();
+            let Some(v) = name.strip_suffix("-local-strict") else {
+                continue;
+            };
+            let v = v.trim_start_matches('v');
+            let parts: Vec<u64> = v.split('.').filter_map(|p| p.parse().ok()).collect();
+            if parts.len() == 3 {
+                versions.push((parts[0], parts[1], v.to_string()));
+            }
+        }
+    }
+    versions.sort();
+    let out: Vec<String> = versions.iter().rev().take(2).map(|v| v.2.clone()).collect();
+    assert_eq!(out.len(), 2, "kubernetes-validate ships no strict schemas?");
+    out
+}
+
+#[test]
+fn every_chart_renders_validates_and_is_deterministic() {
+    let validate = kubernetes_validate();
+    let versions = validate.as_ref().map(|_| newest_kube_versions());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    let mut streams = 0;
+    let mut expected = 0;
+    let mut files = Vec::new();
+    for dir in chart_dirs() {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let mut sets: Vec<(String, Value)> = vec![("defaults".into(), json!({}))];
+        let ci = ci_files(&dir);
+        let names: BTreeSet<String> = ci
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+            .collect();
+        for required in ["minimal.yaml", "production.yaml", "scaled-out.yaml"] {
+            assert!(names.contains(required), "{name}: ci/{required} is missing");
+        }
+        expected += 1 + ci.len();
+        for p in &ci {
+            sets.push((
+                format!("ci/{}", p.file_name().unwrap().to_string_lossy()),
+                read_values(Some(p)),
+            ));
+        }
+        for (label, user) in sets {
+            let first = match template(&dir, "demo", "data", &user) {
+                Ok(o) => o,
+                Err(e) => {
+                    failures.push(format!("{name} {label}: {e}"));
+                    continue;
+                }
+            };
+            let second = must(&dir, "demo", "data", &user);
+            assert_eq!(
+                first.stream, second.stream,
+                "{name} {label}: output differs between runs"
+            );
+            assert_eq!(
+                first.notes, second.notes,
+                "{name} {label}: NOTES differ between runs"
+            );
+            assert!(
+                !first.notes.trim().is_empty(),
+                "{name} {label}: empty NOTES"
+            );
+            assert!(
+                first.objects.iter().any(|o| o.kind == "Service"),
+                "{name} {label}: no Service"
+            );
+            for o in &first.objects {
+                failures.extend(k8s_schema::validate(o));
+            }
+            if validate.is_some() {
+                let file = tmp
+                    .path()
+                    .join(format!("{name}-{}.yaml", label.replace('/', "-")));
+                std::fs::write(&file, &first.stream).unwrap();
+                files.push(file);
+            }
+            streams += 1;
+        }
+    }
+    // One kubernetes-validate run per version over every rendered stream (it is slow to start).
+    if let (Some(bin), Some(versions)) = (&validate, &versions) {
+        for v in versions {
+            let out = Command::new(bin)
+                .args(["--strict", "--quiet", "-k", v])
+                .args(&files)
+                .output()
+                .unwrap();
+            if !out.status.success() {
+                failures.push(format!(
+                    "kubernetes-validate --strict -k {v}:\n{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(streams, expected, "every chart and value file renders");
+}
+
+/// Every container of every pod template (and test pod) has requests and limits, a security
+/// context that forbids privilege escalation, and pods run as non-root.
+#[test]
+fn every_container_is_bounded_and_confined() {
+    for dir in chart_dirs() {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        for p in ci_files(&dir) {
+            let out = must(&dir, "demo", "data", &read_values(Some(&p)));
+            for o in &out.objects {
+                let spec = match o.kind.as_str() {
+                    "StatefulSet" | "Deployment" | "DaemonSet" | "Job" => {
+                        &o.value["spec"]["template"]["spec"]
+                    }
+                    "Pod" => &o.value["spec"],
+                    _ => continue,
+                };
+                let who = format!("{name} {}: {} {}", p.display(), o.kind, o.name);
+                assert_eq!(
+                    spec["securityContext"]["runAsNonRoot"],
+                    json!(true),
+                    "{who}: runAsNonRoot"
+                );
+                for c in spec["containers"].as_array().unwrap() {
+                    let r = &c["resources"];
+                    for k in ["requests", "limits"] {
+                        for res in ["cpu", "memory"] {
+                            assert!(
+                                !r[k][res].is_null(),
+                                "{who}: container {} has no {k}.{res}",
+                                c["name"]
+                            );
+                        }
+                    }
+                    assert_eq!(
+                        c["securityContext"]["allowPrivilegeEscalation"],
+                        json!(false),
+                        "{who}: container {}",
+                        c["name"]
+                    );
+                    if o.kind != "Pod" {
+                        assert!(
+                            !c["readinessProbe"].is_null(),
+                            "{who}: container {} has no readiness probe",
+                            c["name"]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Each chart has a test hook that talks to the service, and a PodDisruptionBudget with the
+/// production values.
+#[test]
+fn every_chart_has_a_test_hook_and_a_disruption_budget() {
+    for dir in chart_dirs() {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let out = must(
+            &dir,
+            "demo",
+            "data",
+            &read_values(Some(&dir.join("ci/production.yaml"))),
+        );
+        let hooks: Vec<&Object> = out
+            .objects
+            .iter()
+            .filter(|o| o.value["metadata"]["annotations"]["stackpkg.io/hook"] == json!("test"))
+            .collect();
+        assert!(!hooks.is_empty(), "{name}: no test hook");
+        assert!(
+            out.objects.iter().any(|o| o.kind == "PodDisruptionBudget"),
+            "{name}: no PDB"
+        );
+        assert!(
+            out.objects.iter().any(|o| o.kind == "ResourceQuota"),
+            "{name}: production enables no quota"
+        );
+        assert!(
+            out.objects.iter().any(|o| o.kind == "LimitRange"),
+            "{name}: production enables no LimitRange"
+        );
+    }
+}
+
+/// Two releases, in one namespace or in two, never share an object, and every object of a
+/// release carries its instance label.
+#[test]
+fn two_releases_never_collide() {
+    for dir in chart_dirs() {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let values = read_values(Some(&dir.join("ci/production.yaml")));
+        let a = must(&dir, "lab-a", "shared", &values);
+        let b = must(&dir, "lab-b", "shared", &values);
+        let ids =
+            |o: &Output| -> BTreeSet<String> { o.objects.iter().map(|x| x.id("shared")).collect() };
+        let (ia, ib) = (ids(&a), ids(&b));
+        let common: Vec<&String> = ia.intersection(&ib).collect();
+        assert!(common.is_empty(), "{name}: both releases render {common:?}");
+        for o in &a.objects {
+            assert_eq!(
+                o.value["metadata"]["labels"]["app.kubernetes.io/instance"],
+                json!("lab-a"),
+                "{name}: {} {} lacks the instance label",
+                o.kind,
+                o.name
+            );
+            assert_eq!(
+                o.value["metadata"]["namespace"],
+                json!("shared"),
+                "{name}: {} {}",
+                o.kind,
+                o.name
+            );
+        }
+        // Selectors must not reach the other release's pods.
+        for o in &a.objects {
+            let sel = &o.value["spec"]["selector"];
+            let labels = if o.kind == "Service" {
+                sel
+            } else {
+                &sel["matchLabels"]
+            };
+            if labels.is_object() {
+                assert_eq!(
+                    labels["app.kubernetes.io/instance"],
+                    json!("lab-a"),
+                    "{name}: {} {}",
+                    o.kind,
+                    o.name
+                );
+            }
+        }
+    }
+}
+
+fn find<'a>(out: &'a Output, kind: &str, name: &str) -> &'a Value {
+    &out.objects
+        .iter()
+        .find(|o| o.kind == kind && o.name == name)
+        .unwrap_or_else(|| {
+            let have: Vec<String> = out
+                .objects
+                .iter()
+                .map(|o| format!("{} {}", o.kind, o.name))
+                .collect();
+            panic!("no {kind} {name}; have {have:?}")
+        })
+        .value
+}
+
+fn env<'a>(container: &'a Value, name: &str) -> &'a Value {
+    container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == json!(name))
+        .map(|e| &e["value"])
+        .unwrap_or_else(|| panic!("no env {name}"))
+}
+
+#[test]
+fn cassandra_seeds_are_the_first_pods_dns_names() {
+    let out = must(
+        &chart_dir("cassandra"),
+        "ring",
+        "db",
+        &json!({"replicaCount": 5, "cluster": {"seedCount": 3}}),
+    );
+    let sts = find(&out, "StatefulSet", "ring-cassandra");
+    let c = &sts["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        env(c, "CASSANDRA_SEEDS"),
+        &json!(
+            "ring-cassandra-0.ring-cassandra-headless.db.svc.cluster.local,\
+             ring-cassandra-1.ring-cassandra-headless.db.svc.cluster.local,\
+             ring-cassandra-2.ring-cassandra-headless.db.svc.cluster.local"
+        )
+    );
+    assert_eq!(sts["spec"]["serviceName"], json!("ring-cassandra-headless"));
+    let headless = find(&out, "Service", "ring-cassandra-headless");
+    assert_eq!(headless["spec"]["clusterIP"], json!("None"));
+    assert_eq!(headless["spec"]["publishNotReadyAddresses"], json!(true));
+    // Seeds never outnumber the nodes.
+    let one = must(
+        &chart_dir("cassandra"),
+        "ring",
+        "db",
+        &json!({"replicaCount": 1, "cluster": {"seedCount": 3}}),
+    );
+    let c1 =
+        &find(&one, "StatefulSet", "ring-cassandra")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        env(c1, "CASSANDRA_SEEDS"),
+        &json!("ring-cassandra-0.ring-cassandra-headless.db.svc.cluster.local")
+    );
+}
+
+#[test]
+fn cassandra_drains_before_stop_and_keeps_one_node_down_at_most() {
+    let out = must(
+        &chart_dir("cassandra"),
+        "ring",
+        "db",
+        &json!({"heap": {"maxHeapSize": "4G", "heapNewSize": "800M"}}),
+    );
+    let spec = &find(&out, "StatefulSet", "ring-cassandra")["spec"]["template"]["spec"];
+    let c = &spec["containers"][0];
+    assert_eq!(
+        c["lifecycle"]["preStop"]["exec"]["command"][2],
+        json!("nodetool drain")
+    );
+    assert_eq!(spec["terminationGracePeriodSeconds"], json!(1800));
+    assert_eq!(
+        c["securityContext"]["capabilities"]["add"],
+        json!(["IPC_LOCK"])
+    );
+    assert_eq!(env(c, "MAX_HEAP_SIZE"), &json!("4G"));
+    assert_eq!(env(c, "HEAP_NEWSIZE"), &json!("800M"));
+    let readiness = c["readinessProbe"]["exec"]["command"][2].as_str().unwrap();
+    assert!(
+        readiness.contains("nodetool status") && readiness.contains("^UN"),
+        "{readiness}"
+    );
+    assert_eq!(
+        find(&out, "PodDisruptionBudget", "ring-cassandra")["spec"]["maxUnavailable"],
+        json!(1)
+    );
+    let sts = find(&out, "StatefulSet", "ring-cassandra");
+    assert_eq!(
+        sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"],
+        json!("data")
+    );
+    assert_eq!(sts["spec"]["podManagementPolicy"], json!("OrderedReady"));
+}
+
+#[test]
+fn zookeeper_myid_is_ordinal_plus_one_and_quorum_is_kept() {
+    let out = must(
+        &chart_dir("zookeeper"),
+        "zk",
+        "coord",
+        &json!({"replicaCount": 5}),
+    );
+    let sts = find(&out, "StatefulSet", "zk-zookeeper");
+    let c = &sts["spec"]["template"]["spec"]["containers"][0];
+    let servers = env(c, "ZOO_SERVERS").as_str().unwrap();
+    let list: Vec<&str> = servers.split(' ').collect();
+    assert_eq!(list.len(), 5);
+    for (i, s) in list.iter().enumerate() {
+        assert_eq!(
+            *s,
+            format!("server.{}=zk-zookeeper-{i}.zk-zookeeper-headless.coord.svc.cluster.local:2888:3888;2181", i + 1)
+        );
+    }
+    let script = c["command"][2].as_str().unwrap();
+    assert!(script.contains("ZOO_MY_ID=$((ordinal + 1))"), "{script}");
+    assert_eq!(sts["spec"]["podManagementPolicy"], json!("Parallel"));
+    assert_eq!(
+        find(&out, "PodDisruptionBudget", "zk-zookeeper")["spec"]["minAvailable"],
+        json!(3)
+    );
+    // Even ensembles are refused by the schema, with the offending path.
+    let err = template(
+        &chart_dir("zookeeper"),
+        "zk",
+        "coord",
+        &json!({"replicaCount": 4}),
+    )
+    .unwrap_err();
+    assert!(err.contains("/replicaCount"), "{err}");
+}
+
+#[test]
+fn kafka_broker_ids_follow_ordinals() {
+    let combined = must(&chart_dir("kafka"), "ev", "data", &json!({}));
+    let sts = find(&combined, "StatefulSet", "ev-kafka");
+    let c = &sts["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(env(c, "NODE_ID_OFFSET"), &json!("0"));
+    assert_eq!(env(c, "ROLES"), &json!("broker,controller"));
+    assert_eq!(sts["spec"]["updateStrategy"]["type"], json!("OnDelete"));
+    let cm = find(&combined, "ConfigMap", "ev-kafka-config");
+    let start = cm["data"]["start.sh"].as_str().unwrap();
+    assert!(
+        start.contains("node_id=$((ordinal + NODE_ID_OFFSET))"),
+        "{start}"
+    );
+    assert!(
+        start.contains("advertised.listeners=CLIENT://${HOSTNAME}.${HEADLESS_FQDN}"),
+        "{start}"
+    );
+    let props = cm["data"]["server.properties"].as_str().unwrap();
+    assert!(
+        props.contains(
+            "controller.quorum.voters=0@ev-kafka-0.ev-kafka-headless.data.svc.cluster.local:9093,\
+             1@ev-kafka-1.ev-kafka-headless.data.svc.cluster.local:9093,\
+             2@ev-kafka-2.ev-kafka-headless.data.svc.cluster.local:9093\n"
+        ),
+        "{props}"
+    );
+
+    // Split roles: brokers keep ordinal ids, controllers are 1000 + ordinal.
+    let split = must(
+        &chart_dir("kafka"),
+        "ev",
+        "data",
+        &json!({"kraft": {"roles": "split"}, "broker": {"replicaCount": 4}}),
+    );
+    let b = &find(&split, "StatefulSet", "ev-kafka-broker")["spec"];
+    assert_eq!(b["replicas"], json!(4));
+    assert_eq!(
+        env(&b["template"]["spec"]["containers"][0], "NODE_ID_OFFSET"),
+        &json!("0")
+    );
+    assert_eq!(
+        env(&b["template"]["spec"]["containers"][0], "ROLES"),
+        &json!("broker")
+    );
+    let k = &find(&split, "StatefulSet", "ev-kafka-controller")["spec"];
+    assert_eq!(
+        env(&k["template"]["spec"]["containers"][0], "NODE_ID_OFFSET"),
+        &json!("1000")
+    );
+    let props = find(&split, "ConfigMap", "ev-kafka-config")["data"]["server.properties"]
+        .as_str()
+        .unwrap();
+    assert!(
+        props.contains("controller.quorum.voters=1000@ev-kafka-controller-0."),
+        "{props}"
+    );
+    // The client Service selects brokers only.
+    let svc = find(&split, "Service", "ev-kafka");
+    assert_eq!(
+        svc["spec"]["selector"]["app.kubernetes.io/component"],
+        json!("broker")
+    );
+    // The cluster id is stable for a release and differs between releases.
+    let id = |o: &Output, sts: &str| {
+        env(
+            &find(o, "StatefulSet", sts)["spec"]["template"]["spec"]["containers"][0],
+            "CLUSTER_ID",
+        )
+        .clone()
+    };
+    let again = must(&chart_dir("kafka"), "ev", "data", &json!({}));
+    let other = must(&chart_dir("kafka"), "ev2", "data", &json!({}));
+    assert_eq!(id(&combined, "ev-kafka"), id(&again, "ev-kafka"));
+    assert_ne!(id(&combined, "ev-kafka"), id(&other, "ev2-kafka"));
+    assert_eq!(id(&combined, "ev-kafka").as_str().unwrap().len(), 22);
+}
+
+#[test]
+fn kafka_zookeeper_mode_needs_a_3x_image_and_a_connect_string() {
+    let dir = chart_dir("kafka");
+    let err = template(
+        &dir,
+        "ev",
+        "data",
+        &json!({"mode": "zookeeper", "zookeeper": {"connect": "zk:2181"}}),
+    )
+    .unwrap_err();
+    assert!(err.contains("Kafka 3.x"), "{err}");
+    let err = template(
+        &dir,
+        "ev",
+        "data",
+        &json!({"mode": "zookeeper", "image": {"tag": "3.9.1"}}),
+    )
+    .unwrap_err();
+    assert!(err.contains("zookeeper.connect is required"), "{err}");
+    let ok = must(
+        &dir,
+        "ev",
+        "data",
+        &json!({"mode": "zookeeper", "image": {"tag": "3.9.1"}, "zookeeper": {"connect": "zk:2181/kafka"}}),
+    );
+    let props = find(&ok, "ConfigMap", "ev-kafka-config")["data"]["server.properties"]
+        .as_str()
+        .unwrap();
+    assert!(
+        props.contains("zookeeper.connect=zk:2181/kafka\n"),
+        "{props}"
+    );
+    assert!(!props.contains("controller.quorum.voters"), "{props}");
+    // Replication settings are capped at the broker count.
+    let one = must(&dir, "ev", "data", &json!({"broker": {"replicaCount": 1}}));
+    let props = find(&one, "ConfigMap", "ev-kafka-config")["data"]["server.properties"]
+        .as_str()
+        .unwrap();
+    assert!(
+        props.contains("offsets.topic.replication.factor=1\n")
+            && props.contains("min.insync.replicas=1\n"),
+        "{props}"
+    );
+}
+
+#[test]
+fn spark_worker_limits_are_mirrored_into_spark() {
+    let out = must(
+        &chart_dir("spark"),
+        "lab",
+        "lab1",
+        &json!({"worker": {"replicaCount": 3, "cores": 2, "memoryMiB": 2048, "daemonMemoryMiB": 256}}),
+    );
+    let w = &find(&out, "Deployment", "lab-spark-worker")["spec"];
+    assert_eq!(w["replicas"], json!(3));
+    let c = &w["template"]["spec"]["containers"][0];
+    assert_eq!(env(c, "SPARK_WORKER_CORES"), &json!("2"));
+    assert_eq!(env(c, "SPARK_WORKER_MEMORY"), &json!("2048m"));
+    assert_eq!(
+        c["resources"]["limits"],
+        json!({"cpu": "2", "memory": "2560Mi"})
+    );
+    assert_eq!(
+        env(c, "MASTER_URL"),
+        &json!("spark://lab-spark-master.lab1.svc.cluster.local:7077")
+    );
+    let pre = c["lifecycle"]["preStop"]["exec"]["command"][2]
+        .as_str()
+        .unwrap();
+    assert!(pre.starts_with("kill -PWR"), "{pre}");
+    let err = template(
+        &chart_dir("spark"),
+        "lab",
+        "lab1",
+        &json!({"worker": {"decommissionSeconds": 500}}),
+    )
+    .unwrap_err();
+    assert!(err.contains("decommissionSeconds"), "{err}");
+}
+
+#[test]
+fn too_long_names_fail_instead_of_truncating() {
+    let long = "a".repeat(50);
+    let err = template(&chart_dir("cassandra"), &long, "db", &json!({})).unwrap_err();
+    assert!(err.contains("longer than 52 characters"), "{err}");
+}
+
+#[test]
+fn garbage_values_are_rejected_with_their_path() {
+    for (chart, bad, path) in [
+        (
+            "cassandra",
+            json!({"replicaCount": "three"}),
+            "/replicaCount",
+        ),
+        (
+            "cassandra",
+            json!({"heap": {"maxHeapSize": "lots"}}),
+            "/heap/maxHeapSize",
+        ),
+        ("kafka", json!({"kraft": {"roles": "both"}}), "/kraft/roles"),
+        ("spark", json!({"worker": {"cores": 0}}), "/worker/cores"),
+        ("zookeeper", json!({"surprise": true}), "surprise"),
+        (
+            "kafka",
+            json!({"image": {"tag": "latest; rm -rf /"}}),
+            "/image/tag",
+        ),
+    ] {
+        let err = template(&chart_dir(chart), "x", "ns", &bad).unwrap_err();
+        assert!(err.contains(path), "{chart}: {err}");
+    }
+}
+
+/// README tables, shared schema definitions and vendored dependencies match their sources.
+#[test]
+fn generated_chart_files_are_current() {
+    let python = root().join(".tools/venv/bin/python");
+    if !python.is_file() {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "{} is missing; run scripts/install-tools.sh",
+                python.display()
+            );
+        }
+        eprintln!(
+            "skipping: {} is missing (run scripts/install-tools.sh)",
+            python.display()
+        );
+        return;
+    }
+    let out = Command::new(python)
+        .arg(root().join("charts/_tools/chartdoc.py"))
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "run `python3 charts/_tools/chartdoc.py`:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
