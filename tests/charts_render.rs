@@ -389,7 +389,7 @@ fn every_container_is_bounded_and_confined() {
                         "{who}: container {}",
                         c["name"]
                     );
-                    if o.kind != "Pod" {
+                    if matches!(o.kind.as_str(), "StatefulSet" | "Deployment" | "DaemonSet") {
                         assert!(
                             !c["readinessProbe"].is_null(),
                             "{who}: container {} has no readiness probe",
@@ -843,4 +843,55 @@ fn generated_chart_files_are_current() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn mongodb_replica_set_is_initiated_by_a_hook_with_every_member() {
+    let dir = chart_dir("mongodb");
+    let out = must(
+        &dir,
+        "docs",
+        "data",
+        &json!({"replicaSet": {"replicaCount": 3}, "auth": {"enabled": true, "rootPassword": "pw", "replicaSetKey": "c2VjcmV0a2V5"}}),
+    );
+    let job = find(&out, "Job", "docs-mongodb-init");
+    assert_eq!(
+        job["metadata"]["annotations"]["stackpkg.io/hook"],
+        json!("post-install,post-upgrade")
+    );
+    let c = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        env(c, "MEMBERS"),
+        &json!(
+            "docs-mongodb-0.docs-mongodb-headless.data.svc.cluster.local:27017 \
+             docs-mongodb-1.docs-mongodb-headless.data.svc.cluster.local:27017 \
+             docs-mongodb-2.docs-mongodb-headless.data.svc.cluster.local:27017"
+        )
+    );
+    let script = c["command"][2].as_str().unwrap();
+    assert!(
+        script.contains("rs.initiate(")
+            && script.contains("rs.add(h)")
+            && script.contains("rs.remove(h)"),
+        "{script}"
+    );
+    let spec = &find(&out, "StatefulSet", "docs-mongodb")["spec"]["template"]["spec"];
+    let args = spec["containers"][0]["args"].as_array().unwrap();
+    assert!(
+        args.contains(&json!("--keyFile")) && args.contains(&json!("rs0")),
+        "{args:?}"
+    );
+    let pre = spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][2]
+        .as_str()
+        .unwrap();
+    assert!(pre.contains("rs.stepDown"), "{pre}");
+    assert_eq!(
+        find(&out, "PodDisruptionBudget", "docs-mongodb")["spec"]["minAvailable"],
+        json!(2)
+    );
+    let secret = find(&out, "Secret", "docs-mongodb-auth");
+    assert_eq!(secret["data"]["root-password"], json!("cHc="));
+    // Authentication without credentials is refused, naming the missing value.
+    let err = template(&dir, "docs", "data", &json!({"auth": {"enabled": true}})).unwrap_err();
+    assert!(err.contains("auth.rootPassword is required"), "{err}");
 }
