@@ -895,3 +895,13 @@ fn mongodb_replica_set_is_initiated_by_a_hook_with_every_member() {
     let err = template(&dir, "docs", "data", &json!({"auth": {"enabled": true}})).unwrap_err();
     assert!(err.contains("auth.rootPassword is required"), "{err}");
 }
+
+/// `extraEnv` goes through `tpl`, so an umbrella chart can name its siblings by release.
+#[test]
+fn extra_env_is_templated_with_the_release() {
+    let env_in = json!({"extraEnv": [{"name": "PEER", "value": "{{ release.name }}-kafka.{{ release.namespace }}"}]});
+    let out = must(&chart_dir("cassandra"), "lab", "ns7", &env_in);
+    let c =
+        &find(&out, "StatefulSet", "lab-cassandra")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(env(c, "PEER"), &json!("lab-kafka.ns7"));
+}
