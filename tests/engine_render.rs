@@ -277,3 +277,20 @@ fn tpl_and_lookup() {
     .unwrap();
     assert_eq!(out, "rel-3 0");
 }
+
+#[test]
+fn lists_accumulate_through_namespace_not_append() {
+    let out = render_one(
+        "{% set ns = namespace(items=[]) %}{% for i in range(3) %}{% set ns.items = ns.items + [\"s\" ~ i] %}{% endfor %}{{ ns.items | join(\",\") }}",
+        json!({}),
+    )
+    .unwrap();
+    assert_eq!(out, "s0,s1,s2");
+    let e = err("{% set l = [] %}{% set _ = l.append(1) %}\n");
+    assert!(
+        e.contains("lists are immutable in templates, there is no .append()"),
+        "{e}"
+    );
+    let e = err("{{ values.a.nosuch() }}\n");
+    assert!(e.contains("map has no method named nosuch"), "{e}");
+}

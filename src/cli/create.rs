@@ -1,8 +1,21 @@
 //! `stackpkg create`
 
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+use std::path::PathBuf;
 
-pub fn run(_args: Args) -> crate::Result<()> {
-    Err(crate::Error::Other("create: not built yet".into()))
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:
+  stackpkg create mychart && stackpkg lint --strict mychart && stackpkg template demo mychart")]
+pub struct Args {
+    /// Folder to create; its last component is the chart name
+    pub name: PathBuf,
+}
+
+pub fn run(args: Args) -> crate::Result<()> {
+    let files = crate::action::create::run(&args.name)?;
+    println!(
+        "Created chart {} ({} files)",
+        args.name.display(),
+        files.len()
+    );
+    Ok(())
 }

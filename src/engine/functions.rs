@@ -51,6 +51,22 @@ pub(crate) fn register(env: &mut Environment<'_>, lookup: Arc<dyn Lookup>) {
         }
         _ => minijinja::escape_formatter(out, state, value),
     });
+    // Jinja2 habit: `list.append(x)`. minijinja values are immutable, so point to the idiom.
+    env.set_unknown_method_callback(|_, value, method, _| {
+        if value.kind() == ValueKind::Seq
+            && matches!(method, "append" | "extend" | "insert" | "pop" | "remove")
+        {
+            return Err(invalid(format!(
+                "lists are immutable in templates, there is no .{method}(): accumulate with \
+                 `{{% set ns = namespace(items=[]) %}}` and `{{% set ns.items = ns.items + [x] %}}` \
+                 (docs/templates.md)"
+            )));
+        }
+        Err(Error::new(
+            ErrorKind::UnknownMethod,
+            format!("{} has no method named {method}", value.kind()),
+        ))
+    });
     env.add_filter("toyaml", toyaml);
     env.add_filter("tojson", tojson);
     env.add_filter("fromyaml", fromyaml);
@@ -109,6 +125,7 @@ fn text(v: &Value) -> Result<String, Error> {
     Ok(match v.as_str() {
         Some(s) => s.to_string(),
         None if v.is_none() => String::new(),
+        None if v.kind() == ValueKind::Bool => v.is_true().to_string(),
         None => v.to_string(),
     })
 }
@@ -435,6 +452,7 @@ mod tests {
         assert_eq!(ok(r#"{{ "a\n\nb" | indent(2) }}"#), "  a\n\n  b");
         assert_eq!(ok(r#"{{ "a\nb" | nindent(4) }}"#), "\n    a\n    b");
         assert_eq!(ok("{{ 8080 | quote }}"), "\"8080\"");
+        assert_eq!(ok("{{ true | quote }} {{ none | quote }}"), "\"true\" \"\"");
         assert_eq!(ok(r#"{{ 'say "hi"' | quote }}"#), r#""say \"hi\"""#);
         assert_eq!(ok(r#"{{ "it's" | squote }}"#), "'it''s'");
         assert_eq!(ok(r#"{{ "abcdef" | trunc(3) }}"#), "abc");

@@ -10,7 +10,8 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum ManifestError {
     #[error(
-        "{source_name}: line {line} of the rendered output: invalid YAML: {message}\n  | {text}"
+        "{source_name}: line {line} of the rendered output: invalid YAML: {message}{}",
+        near(text)
     )]
     Yaml {
         source_name: String,
@@ -77,6 +78,15 @@ impl Object {
     }
 }
 
+fn near(text: &str) -> String {
+    let t = text.trim();
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!(" (near {t:?})")
+    }
+}
+
 fn is_separator(line: &str) -> bool {
     let l = line.trim_end();
     l == "---" || l.starts_with("--- ") || l.starts_with("---\t")
@@ -111,7 +121,14 @@ pub fn parse_file(source: &str, content: &str) -> Result<Vec<Object>, ManifestEr
             continue;
         }
         let value: serde_json::Value = serde_yaml::from_str(&text).map_err(|e| {
-            let rel = e.location().map(|l| l.line()).unwrap_or(1);
+            // Errors at the end of the stream point past the last line: name the last one.
+            let lines: Vec<&str> = text.lines().collect();
+            let last = lines
+                .iter()
+                .rposition(|l| !l.trim().is_empty())
+                .unwrap_or(0)
+                + 1;
+            let rel = e.location().map(|l| l.line()).unwrap_or(1).clamp(1, last);
             let line = first_line + rel - 1;
             let message = e.to_string();
             let message = match message.find(" at line ") {
