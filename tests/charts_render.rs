@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{json, Value};
-use stackpkg::chart::{Chart, ChartFile, ChartMetadata, ChartOrigin};
-use stackpkg::engine::{render, Capabilities, ReleaseInfo, RenderOptions};
+use stackpkg::action::{self, template::TemplateRequest};
+use stackpkg::chart::ChartMetadata;
 use stackpkg::manifest::{self, k8s_schema, Object};
 
 fn root() -> PathBuf {
@@ -50,122 +50,6 @@ fn ci_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Reads a chart folder, subcharts under `charts/` included, into the engine's model.
-mod load {
-    use super::*;
-
-    fn walk(dir: &Path, base: &Path, out: &mut Vec<ChartFile>) {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(&p, base, out);
-            } else {
-                let rel = p
-                    .strip_prefix(base)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.push(ChartFile {
-                    path: rel,
-                    data: std::fs::read(&p).unwrap(),
-                });
-            }
-        }
-    }
-
-    pub fn chart(dir: &Path) -> Chart {
-        let mut files = Vec::new();
-        walk(dir, dir, &mut files);
-        let text = |name: &str| {
-            files
-                .iter()
-                .find(|f| f.path == name)
-                .map(|f| String::from_utf8(f.data.clone()).unwrap())
-        };
-        let metadata: ChartMetadata = serde_yaml::from_str(&text("Chart.yaml").unwrap()).unwrap();
-        let values: Value = match text("values.yaml") {
-            Some(t) => serde_yaml::from_str::<Option<Value>>(&t)
-                .unwrap()
-                .unwrap_or(json!({})),
-            None => json!({}),
-        };
-        let schema = text("values.schema.json").map(|t| serde_json::from_str(&t).unwrap());
-        let mut subcharts = Vec::new();
-        if dir.join("charts").is_dir() {
-            let mut subs: Vec<PathBuf> = std::fs::read_dir(dir.join("charts"))
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.join("Chart.yaml").is_file())
-                .collect();
-            subs.sort();
-            subcharts = subs.iter().map(|p| chart(p)).collect();
-        }
-        let own: Vec<ChartFile> = files
-            .iter()
-            .filter(|f| !f.path.starts_with("charts/"))
-            .cloned()
-            .collect();
-        Chart {
-            metadata,
-            values,
-            schema,
-            templates: own
-                .iter()
-                .filter(|f| f.path.starts_with("templates/"))
-                .cloned()
-                .collect(),
-            crds: Vec::new(),
-            lifecycle: None,
-            files: own,
-            subcharts,
-            origin: ChartOrigin(dir.display().to_string()),
-        }
-    }
-}
-
-fn merge(base: &mut Value, over: &Value) {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                match b.get_mut(k) {
-                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
-                    _ => {
-                        b.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (b, o) => *b = o.clone(),
-    }
-}
-
-/// Defaults, then the user's values; each subchart's section starts from its own defaults.
-fn coalesce(chart: &Chart, user: &Value) -> Value {
-    let mut v = chart.values.clone();
-    merge(&mut v, user);
-    for sub in &chart.subcharts {
-        let section = v.get(&sub.metadata.name).cloned().unwrap_or(json!({}));
-        v[&sub.metadata.name] = coalesce(sub, &section);
-    }
-    v
-}
-
-fn schema_errors(chart: &Chart, values: &Value) -> Vec<String> {
-    let Some(schema) = &chart.schema else {
-        return vec![];
-    };
-    let validator = jsonschema::validator_for(schema)
-        .unwrap_or_else(|e| panic!("{}: values.schema.json: {e}", chart.metadata.name));
-    validator
-        .iter_errors(values)
-        .map(|e| format!("{}: {}", e.instance_path(), e))
-        .collect()
-}
-
 fn read_values(file: Option<&Path>) -> Value {
     match file {
         None => json!({}),
@@ -182,29 +66,19 @@ struct Output {
     notes: String,
 }
 
-/// Validates the values, renders, splits and sorts: what `stackpkg template` does.
+/// What `stackpkg template` does: load, coalesce and validate values, render, sort, check.
 fn template(dir: &Path, release: &str, namespace: &str, user: &Value) -> Result<Output, String> {
-    let chart = load::chart(dir);
-    let values = coalesce(&chart, user);
-    let errors = schema_errors(&chart, &values);
-    if !errors.is_empty() {
-        return Err(errors.join("\n"));
-    }
-    let opts = RenderOptions::offline(
-        ReleaseInfo::install(release, namespace),
-        Capabilities::new(None, &[]).unwrap(),
-    );
-    let rendered = render(&chart, &values, &opts).map_err(|e| e.to_string())?;
-    let mut objects = Vec::new();
-    for f in &rendered.templates {
-        objects.extend(manifest::parse_file(&f.name, &f.content).map_err(|e| e.to_string())?);
-    }
-    manifest::sort(&mut objects);
-    manifest::check_duplicates(&objects, namespace).map_err(|e| e.to_string())?;
+    let chart = stackpkg::chart::load(dir).map_err(|e| e.to_string())?;
+    let req = TemplateRequest {
+        release_name: release.into(),
+        namespace: namespace.into(),
+        ..Default::default()
+    };
+    let out = action::template::render_chart(&chart, user, &req).map_err(|e| e.to_string())?;
     Ok(Output {
-        stream: manifest::to_yaml_stream(&objects),
-        objects,
-        notes: rendered.notes.unwrap_or_default(),
+        stream: manifest::to_yaml_stream(&out.objects),
+        objects: out.objects,
+        notes: out.notes.unwrap_or_default(),
     })
 }
 
