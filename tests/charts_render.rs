@@ -779,3 +779,89 @@ fn extra_env_is_templated_with_the_release() {
         &find(&out, "StatefulSet", "lab-cassandra")["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(env(c, "PEER"), &json!("lab-kafka.ns7"));
 }
+
+/// The stack's endpoints name Services (and pods) that the stack itself renders, on the ports
+/// those Services expose, and Spark's pods read them from the stack's ConfigMap.
+#[test]
+fn streaming_analytics_endpoints_point_at_its_own_services() {
+    let out = must(
+        &chart_dir("streaming-analytics"),
+        "pipe",
+        "team-a",
+        &json!({"kafka": {"ports": {"client": 9095}}}),
+    );
+    let data = &find(&out, "ConfigMap", "pipe-streaming-analytics-endpoints")["data"];
+    let service_port = |host_port: &str| {
+        let (host, port) = host_port.rsplit_once(':').unwrap();
+        let name = host
+            .strip_suffix(".team-a.svc.cluster.local")
+            .unwrap_or_else(|| panic!("{host}"));
+        let svc = find(&out, "Service", name);
+        let port: u64 = port.parse().unwrap();
+        assert!(
+            svc["spec"]["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["port"] == json!(port)),
+            "Service {name} has no port {port}"
+        );
+    };
+    service_port(data["KAFKA_BOOTSTRAP_SERVERS"].as_str().unwrap());
+    assert!(data["KAFKA_BOOTSTRAP_SERVERS"]
+        .as_str()
+        .unwrap()
+        .ends_with(":9095"));
+    service_port(data["ZOOKEEPER_CONNECT"].as_str().unwrap());
+    service_port(
+        data["SPARK_MASTER_URL"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("spark://"),
+    );
+    let uri = data["MONGODB_URI"].as_str().unwrap();
+    let hosts = uri
+        .trim_start_matches("mongodb://")
+        .split('/')
+        .next()
+        .unwrap();
+    assert_eq!(hosts.split(',').count(), 3, "{uri}");
+    assert!(
+        hosts.starts_with("pipe-mongodb-0.pipe-mongodb-headless.team-a.svc.cluster.local:27017"),
+        "{uri}"
+    );
+    find(&out, "StatefulSet", "pipe-mongodb");
+    assert_eq!(
+        find(&out, "StatefulSet", "pipe-kafka")["spec"]["replicas"],
+        json!(3)
+    );
+    for deploy in ["pipe-spark-master", "pipe-spark-worker"] {
+        let c = &find(&out, "Deployment", deploy)["spec"]["template"]["spec"]["containers"][0];
+        let e = c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == json!("KAFKA_BOOTSTRAP_SERVERS"))
+            .unwrap();
+        assert_eq!(
+            e["valueFrom"]["configMapKeyRef"],
+            json!({"name": "pipe-streaming-analytics-endpoints", "key": "KAFKA_BOOTSTRAP_SERVERS"})
+        );
+    }
+    // Every component's own test hook comes along.
+    let hooks: BTreeSet<&str> = out
+        .objects
+        .iter()
+        .filter(|o| o.value["metadata"]["annotations"]["stackpkg.io/hook"] == json!("test"))
+        .map(|o| o.name.as_str())
+        .collect();
+    for h in [
+        "pipe-kafka-test-produce-consume",
+        "pipe-zookeeper-test-quorum",
+        "pipe-mongodb-test-replica-set",
+        "pipe-spark-test-sparkpi",
+        "pipe-streaming-analytics-test-endpoints",
+    ] {
+        assert!(hooks.contains(h), "missing test hook {h}: {hooks:?}");
+    }
+}
