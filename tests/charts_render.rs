@@ -865,3 +865,58 @@ fn streaming_analytics_endpoints_point_at_its_own_services() {
         assert!(hooks.contains(h), "missing test hook {h}: {hooks:?}");
     }
 }
+
+#[test]
+fn elasticsearch_discovers_masters_and_drains_data_nodes() {
+    let dir = chart_dir("elasticsearch");
+    let split = must(
+        &dir,
+        "s",
+        "search",
+        &json!({"topology": "split", "data": {"replicaCount": 4}}),
+    );
+    for sts in ["s-elasticsearch-master", "s-elasticsearch-data"] {
+        let c = &find(&split, "StatefulSet", sts)["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(
+            env(c, "discovery.seed_hosts"),
+            &json!("s-elasticsearch-master-headless.search.svc.cluster.local:9300")
+        );
+        assert_eq!(
+            env(c, "cluster.initial_master_nodes"),
+            &json!("s-elasticsearch-master-0,s-elasticsearch-master-1,s-elasticsearch-master-2")
+        );
+    }
+    let data = &find(&split, "StatefulSet", "s-elasticsearch-data")["spec"]["template"]["spec"]
+        ["containers"][0];
+    assert_eq!(env(data, "node.roles"), &json!("data,ingest"));
+    let pre = data["lifecycle"]["preStop"]["exec"]["command"][2]
+        .as_str()
+        .unwrap();
+    assert!(
+        pre.contains("cluster.routing.allocation.exclude._name") && pre.contains("_cat/shards"),
+        "{pre}"
+    );
+    let master = &find(&split, "StatefulSet", "s-elasticsearch-master")["spec"]["template"]["spec"]
+        ["containers"][0];
+    assert!(
+        master["lifecycle"].is_null(),
+        "masters hold no shards to drain"
+    );
+    assert_eq!(
+        find(&split, "PodDisruptionBudget", "s-elasticsearch-master")["spec"]["minAvailable"],
+        json!(2)
+    );
+    assert_eq!(
+        find(&split, "Service", "s-elasticsearch")["spec"]["selector"]
+            ["app.kubernetes.io/component"],
+        json!("data")
+    );
+    // One node: single-node discovery, nothing to drain to.
+    let one = must(&dir, "s", "search", &json!({"data": {"replicaCount": 1}}));
+    let c =
+        &find(&one, "StatefulSet", "s-elasticsearch")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(env(c, "discovery.type"), &json!("single-node"));
+    assert!(c["lifecycle"].is_null());
+    let err = template(&dir, "s", "search", &json!({"security": {"enabled": true}})).unwrap_err();
+    assert!(err.contains("security.existingSecret"), "{err}");
+}
