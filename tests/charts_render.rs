@@ -920,3 +920,28 @@ fn elasticsearch_discovers_masters_and_drains_data_nodes() {
     let err = template(&dir, "s", "search", &json!({"security": {"enabled": true}})).unwrap_err();
     assert!(err.contains("security.existingSecret"), "{err}");
 }
+
+#[test]
+fn search_analytics_endpoints_point_at_its_own_services() {
+    let out = must(
+        &chart_dir("search-analytics"),
+        "logs",
+        "search",
+        &json!({"elasticsearch": {"ports": {"http": 9201}}}),
+    );
+    let data = &find(&out, "ConfigMap", "logs-search-analytics-endpoints")["data"];
+    assert_eq!(
+        data["ELASTICSEARCH_URL"],
+        json!("http://logs-elasticsearch.search.svc.cluster.local:9201")
+    );
+    assert_eq!(
+        data["KAFKA_BOOTSTRAP_SERVERS"],
+        json!("logs-kafka.search.svc.cluster.local:9092")
+    );
+    let es = find(&out, "Service", "logs-elasticsearch");
+    assert_eq!(es["spec"]["ports"][0]["port"], json!(9201));
+    find(&out, "Service", "logs-kafka");
+    find(&out, "Pod", "logs-search-analytics-test-endpoints");
+    find(&out, "Pod", "logs-elasticsearch-test-health");
+    find(&out, "Pod", "logs-kafka-test-produce-consume");
+}
