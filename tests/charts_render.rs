@@ -945,3 +945,87 @@ fn search_analytics_endpoints_point_at_its_own_services() {
     find(&out, "Pod", "logs-elasticsearch-test-health");
     find(&out, "Pod", "logs-kafka-test-produce-consume");
 }
+
+#[test]
+fn redis_sentinel_and_cluster_wiring() {
+    let dir = chart_dir("redis");
+    let rep = must(&dir, "cache", "apps", &json!({}));
+    let spec = &find(&rep, "StatefulSet", "cache-redis")["spec"]["template"]["spec"];
+    let names: Vec<&Value> = spec["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["name"])
+        .collect();
+    assert_eq!(names, vec![&json!("redis"), &json!("sentinel")]);
+    assert_eq!(
+        env(&spec["containers"][0], "HEADLESS"),
+        &json!("cache-redis-headless.apps.svc.cluster.local")
+    );
+    assert_eq!(
+        spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"],
+        json!(["/bin/bash", "/scripts/prestop.sh"])
+    );
+    let scripts = &find(&rep, "ConfigMap", "cache-redis-scripts")["data"];
+    let sentinel = scripts["start-sentinel.sh"].as_str().unwrap();
+    assert!(
+        sentinel.contains("sentinel monitor $MASTER_SET $master $REDIS_PORT 2"),
+        "{sentinel}"
+    );
+    let redis = scripts["start-redis.sh"].as_str().unwrap();
+    assert!(
+        redis.contains("master=\"${master:-$STS-0.$HEADLESS}\""),
+        "{redis}"
+    );
+    assert!(scripts["prestop.sh"]
+        .as_str()
+        .unwrap()
+        .contains("sentinel failover"));
+    assert!(
+        rep.objects.iter().all(|o| o.kind != "Job"),
+        "no cluster hook with Sentinel"
+    );
+
+    let cl = must(
+        &dir,
+        "cache",
+        "apps",
+        &json!({"architecture": "cluster", "cluster": {"nodes": 9, "replicasPerMaster": 2}}),
+    );
+    let sts = find(&cl, "StatefulSet", "cache-redis");
+    assert_eq!(sts["spec"]["replicas"], json!(9));
+    assert_eq!(
+        sts["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let job = find(&cl, "Job", "cache-redis-cluster-init");
+    assert_eq!(
+        job["metadata"]["annotations"]["stackpkg.io/hook"],
+        json!("post-install,post-upgrade")
+    );
+    let c = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(env(c, "REPLICAS_PER_MASTER"), &json!("2"));
+    assert!(c["command"][2]
+        .as_str()
+        .unwrap()
+        .contains("--cluster create"));
+    let err = template(
+        &dir,
+        "cache",
+        "apps",
+        &json!({"architecture": "cluster", "cluster": {"nodes": 5, "replicasPerMaster": 1}}),
+    )
+    .unwrap_err();
+    assert!(err.contains("three masters"), "{err}");
+    let err = template(
+        &dir,
+        "cache",
+        "apps",
+        &json!({"replication": {"replicaCount": 2, "quorum": 3}}),
+    )
+    .unwrap_err();
+    assert!(err.contains("quorum"), "{err}");
+}
