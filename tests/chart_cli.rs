@@ -144,6 +144,12 @@ fn usage_errors_exit_2_and_help_has_examples() {
     assert_eq!(o.status.code(), Some(2));
     let o = run(&["package", fixture("stack/Chart.yaml").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = run(&["show", "--help"]);
+    assert!(
+        stdout(&o).contains("Examples:\n  stackpkg show values"),
+        "{}",
+        stdout(&o)
+    );
     for args in [
         vec!["package", "--help"],
         vec!["show", "chart", "--help"],

@@ -9,27 +9,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{fixture, write_tree};
+use common::{fixture, helm, write_tree};
 use stackpkg::chart;
 use stackpkg::values::{self, ValueOptions, Values};
-
-fn helm() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/helm");
-    if p.is_file() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "helm is missing at {} (run scripts/install-tools.sh)",
-            p.display()
-        );
-    }
-    eprintln!(
-        "skipping: helm not installed at {} (run scripts/install-tools.sh)",
-        p.display()
-    );
-    None
-}
 
 /// A copy of the stack fixture whose only template prints the values Helm computed.
 fn dump_chart(root: &Path) -> PathBuf {
@@ -115,7 +97,7 @@ fn prepare_matches_helm_template() {
     );
     let file = |n: &str| tmp.path().join(n);
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    let scenarios = vec![
+    let mut scenarios = vec![
         ValueOptions::default(),
         ValueOptions {
             set: s(&[
@@ -167,6 +149,17 @@ fn prepare_matches_helm_template() {
             ..Default::default()
         },
     ];
+    scenarios.push(ValueOptions {
+        set: s(&[
+            "n[0][1]=x,n[1].b=1,n[1].c=2",
+            "eq=x=y,empty=,up=TRUE,neg=-5,plus=+5,sci=1e3",
+            r"sp=a\,b\=c,dot\.ted.k=v",
+            "image.tag=a,image.tag=b",
+        ]),
+        set_json: s(&[r#"j=[1,{"a":null}],k="s""#]),
+        set_string: s(&["strs={1,true,x}"]),
+        ..Default::default()
+    });
     let c = chart::load(&chart_dir).unwrap();
     for opts in scenarios {
         let want = helm_values(&helm, &chart_dir, &opts);

@@ -86,3 +86,23 @@ pub fn write_tree(root: &Path, files: &[(&str, &str)]) {
         std::fs::write(p, content).unwrap();
     }
 }
+
+/// The helm binary from `scripts/install-tools.sh`. Missing: a failure under CI, else a
+/// printed reason and `None` so the caller returns early.
+pub fn helm() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/helm");
+    if p.is_file() {
+        return Some(p);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "helm is missing at {} (run scripts/install-tools.sh)",
+            p.display()
+        );
+    }
+    eprintln!(
+        "skipping: helm not installed at {} (run scripts/install-tools.sh)",
+        p.display()
+    );
+    None
+}
