@@ -1029,3 +1029,41 @@ fn redis_sentinel_and_cluster_wiring() {
     .unwrap_err();
     assert!(err.contains("quorum"), "{err}");
 }
+
+#[test]
+fn dask_worker_limits_are_mirrored_and_workers_retire() {
+    let out = must(
+        &chart_dir("dask"),
+        "calc",
+        "lab",
+        &json!({"worker": {"replicaCount": 3, "threads": 2, "memoryMiB": 3072}}),
+    );
+    let w = &find(&out, "Deployment", "calc-dask-worker")["spec"];
+    assert_eq!(w["replicas"], json!(3));
+    let c = &w["template"]["spec"]["containers"][0];
+    let cmd: Vec<&str> = c["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        cmd[2],
+        "tcp://calc-dask-scheduler.lab.svc.cluster.local:8786"
+    );
+    let after = |flag: &str| cmd[cmd.iter().position(|a| *a == flag).unwrap() + 1];
+    assert_eq!(after("--nthreads"), "2");
+    assert_eq!(after("--memory-limit"), "3072MiB");
+    assert_eq!(
+        c["resources"]["limits"],
+        json!({"cpu": "2", "memory": "3072Mi"})
+    );
+    let pre = c["lifecycle"]["preStop"]["exec"]["command"][2]
+        .as_str()
+        .unwrap();
+    assert!(
+        pre.contains("retire_workers(names=[os.environ[\"POD_NAME\"]]"),
+        "{pre}"
+    );
+    find(&out, "Service", "calc-dask-scheduler");
+}
