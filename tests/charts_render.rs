@@ -294,10 +294,14 @@ fn every_chart_has_a_test_hook_and_a_disruption_budget() {
             .filter(|o| o.value["metadata"]["annotations"]["stackpkg.io/hook"] == json!("test"))
             .collect();
         assert!(!hooks.is_empty(), "{name}: no test hook");
-        assert!(
-            out.objects.iter().any(|o| o.kind == "PodDisruptionBudget"),
-            "{name}: no PDB"
-        );
+        // A single-user notebook server has no replica to keep up; a budget would only block
+        // node drains.
+        if name != "jupyter" {
+            assert!(
+                out.objects.iter().any(|o| o.kind == "PodDisruptionBudget"),
+                "{name}: no PDB"
+            );
+        }
         assert!(
             out.objects.iter().any(|o| o.kind == "ResourceQuota"),
             "{name}: production enables no quota"
@@ -1066,4 +1070,71 @@ fn dask_worker_limits_are_mirrored_and_workers_retire() {
         "{pre}"
     );
     find(&out, "Service", "calc-dask-scheduler");
+}
+
+/// Kubernetes quantity → milli-units (cpu) or bytes (memory).
+fn quantity(v: &Value) -> u128 {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => panic!("not a quantity: {other}"),
+    };
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
+    let num: f64 = num.parse().unwrap_or_else(|_| panic!("bad quantity {s}"));
+    let factor: f64 = match unit {
+        "" => 1000.0, // cpu cores → millicores; memory in plain bytes is never used here
+        "m" => 1.0,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "Ti" => 1024.0f64.powi(4),
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        other => panic!("unit {other} in {s}"),
+    };
+    (num * factor) as u128
+}
+
+/// With the production values, every chart that enables a ResourceQuota leaves room for all
+/// of its pods at their limits (a quota smaller than the release would reject its own pods).
+#[test]
+fn production_quotas_fit_the_release() {
+    for dir in chart_dirs() {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let out = must(
+            &dir,
+            "demo",
+            "data",
+            &read_values(Some(&dir.join("ci/production.yaml"))),
+        );
+        let Some(quota) = out.objects.iter().find(|o| o.kind == "ResourceQuota") else {
+            continue;
+        };
+        let (mut cpu, mut mem) = (0u128, 0u128);
+        for o in &out.objects {
+            let (replicas, spec) = match o.kind.as_str() {
+                "StatefulSet" | "Deployment" => (
+                    o.value["spec"]["replicas"].as_u64().unwrap() as u128,
+                    &o.value["spec"]["template"]["spec"],
+                ),
+                _ => continue,
+            };
+            for c in spec["containers"].as_array().unwrap() {
+                cpu += replicas * quantity(&c["resources"]["limits"]["cpu"]);
+                mem += replicas * quantity(&c["resources"]["limits"]["memory"]);
+            }
+        }
+        let hard = &quota.value["spec"]["hard"];
+        assert!(
+            cpu <= quantity(&hard["limits.cpu"]),
+            "{name}: pods need {cpu}m CPU, quota {}",
+            hard["limits.cpu"]
+        );
+        assert!(
+            mem <= quantity(&hard["limits.memory"]),
+            "{name}: pods need {mem} bytes, quota {}",
+            hard["limits.memory"]
+        );
+    }
 }
