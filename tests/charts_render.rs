@@ -1118,6 +1118,10 @@ fn production_quotas_fit_the_release() {
                     o.value["spec"]["replicas"].as_u64().unwrap() as u128,
                     &o.value["spec"]["template"]["spec"],
                 ),
+                "Job" => (
+                    o.value["spec"]["parallelism"].as_u64().unwrap_or(1) as u128,
+                    &o.value["spec"]["template"]["spec"],
+                ),
                 _ => continue,
             };
             for c in spec["containers"].as_array().unwrap() {
@@ -1137,4 +1141,76 @@ fn production_quotas_fit_the_release() {
             hard["limits.memory"]
         );
     }
+}
+
+#[test]
+fn tensorflow_tf_config_lists_every_replica() {
+    let dir = chart_dir("tensorflow");
+    let values = json!({"training": {"replicas": {"chief": {"count": 1}, "ps": {"count": 2}, "worker": {"count": 3}, "evaluator": {"count": 1}}}});
+    let out = must(&dir, "ml", "lab", &values);
+    let cm = find(&out, "ConfigMap", "ml-tensorflow-training");
+    let spec: Value =
+        serde_json::from_str(cm["data"]["cluster-spec.json"].as_str().unwrap()).unwrap();
+    let host = |t: &str, i: usize| {
+        json!(format!(
+            "ml-tensorflow-{t}-{i}.ml-tensorflow-training.lab.svc.cluster.local:2222"
+        ))
+    };
+    assert_eq!(
+        spec,
+        json!({
+            "chief": [host("chief", 0)],
+            "ps": [host("ps", 0), host("ps", 1)],
+            "worker": [host("worker", 0), host("worker", 1), host("worker", 2)],
+        }),
+        "the evaluator stays out of the cluster spec"
+    );
+    // Parameter servers never finish: a StatefulSet; the rest are Indexed Jobs on the same subdomain.
+    let ps = find(&out, "StatefulSet", "ml-tensorflow-ps");
+    assert_eq!(ps["spec"]["serviceName"], json!("ml-tensorflow-training"));
+    let worker = find(&out, "Job", "ml-tensorflow-worker");
+    assert_eq!(worker["spec"]["completionMode"], json!("Indexed"));
+    assert_eq!(worker["spec"]["completions"], json!(3));
+    assert_eq!(
+        worker["spec"]["template"]["spec"]["subdomain"],
+        json!("ml-tensorflow-training")
+    );
+    let c = &worker["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(env(c, "TF_TASK_TYPE"), &json!("worker"));
+    let script = c["command"][2].as_str().unwrap();
+    assert!(
+        script.contains("${JOB_COMPLETION_INDEX:-${HOSTNAME##*-}}"),
+        "{script}"
+    );
+    // ExitCode: 1-127 fail the run, the rest retry.
+    let rules = &worker["spec"]["podFailurePolicy"]["rules"];
+    assert_eq!(rules[1]["action"], json!("FailJob"));
+    let codes = rules[1]["onExitCodes"]["values"].as_array().unwrap();
+    assert_eq!(
+        (codes.len(), codes[0].clone(), codes[126].clone()),
+        (127, json!(1), json!(127))
+    );
+    assert_eq!(
+        worker["spec"]["template"]["spec"]["restartPolicy"],
+        json!("Never")
+    );
+    assert_eq!(
+        find(&out, "Job", "ml-tensorflow-chief")["spec"]["template"]["spec"]["restartPolicy"],
+        json!("OnFailure")
+    );
+    find(&out, "Job", "ml-tensorflow-evaluator");
+    // Serving reads the volume training writes.
+    let serving = find(&out, "Deployment", "ml-tensorflow-serving");
+    assert_eq!(
+        serving["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        json!("ml-tensorflow-models")
+    );
+    let err = template(
+        &dir,
+        "ml",
+        "lab",
+        &json!({"training": {"replicas": {"worker": {"count": 0}}}}),
+    )
+    .unwrap_err();
+    assert!(err.contains("chief or at least one worker"), "{err}");
 }
