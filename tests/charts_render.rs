@@ -1214,3 +1214,40 @@ fn tensorflow_tf_config_lists_every_replica() {
     .unwrap_err();
     assert!(err.contains("chief or at least one worker"), "{err}");
 }
+
+#[test]
+fn ml_workbench_notebook_knows_dask_and_serving() {
+    let out = must(
+        &chart_dir("ml-workbench"),
+        "ws",
+        "lab",
+        &json!({"dask": {"ports": {"scheduler": 8800}}}),
+    );
+    let data = &find(&out, "ConfigMap", "ws-ml-workbench-endpoints")["data"];
+    assert_eq!(
+        data["DASK_SCHEDULER_ADDRESS"],
+        json!("tcp://ws-dask-scheduler.lab.svc.cluster.local:8800")
+    );
+    assert_eq!(
+        data["TF_SERVING_GRPC_ADDRESS"],
+        json!("ws-tensorflow-serving.lab.svc.cluster.local:8500")
+    );
+    let sched = find(&out, "Service", "ws-dask-scheduler");
+    assert_eq!(sched["spec"]["ports"][0]["port"], json!(8800));
+    find(&out, "Service", "ws-tensorflow-serving");
+    let nb = &find(&out, "StatefulSet", "ws-jupyter")["spec"]["template"]["spec"]["containers"][0];
+    assert!(nb["image"]
+        .as_str()
+        .unwrap()
+        .starts_with("quay.io/jupyter/tensorflow-notebook:"));
+    let e = nb["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == json!("DASK_SCHEDULER_ADDRESS"))
+        .unwrap();
+    assert_eq!(
+        e["valueFrom"]["configMapKeyRef"]["name"],
+        json!("ws-ml-workbench-endpoints")
+    );
+}
