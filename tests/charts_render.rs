@@ -1251,3 +1251,103 @@ fn ml_workbench_notebook_knows_dask_and_serving() {
         json!("ws-ml-workbench-endpoints")
     );
 }
+
+#[test]
+fn storm_finds_zookeeper_and_nimbus_by_release() {
+    let out = must(
+        &chart_dir("storm"),
+        "cep",
+        "rt",
+        &json!({"nimbus": {"replicaCount": 2}, "supervisor": {"slots": 3}}),
+    );
+    let conf: Value = serde_yaml::from_str(
+        find(&out, "ConfigMap", "cep-storm-config")["data"]["storm.yaml"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        conf["storm.zookeeper.servers"],
+        json!(["cep-zookeeper.rt.svc.cluster.local"])
+    );
+    assert_eq!(conf["storm.zookeeper.root"], json!("/storm-rt-cep"));
+    assert_eq!(
+        conf["nimbus.seeds"],
+        json!([
+            "cep-storm-nimbus-0.cep-storm-nimbus-headless.rt.svc.cluster.local",
+            "cep-storm-nimbus-1.cep-storm-nimbus-headless.rt.svc.cluster.local"
+        ])
+    );
+    assert_eq!(conf["supervisor.slots.ports"], json!([6700, 6701, 6702]));
+    let given = must(
+        &chart_dir("storm"),
+        "cep",
+        "rt",
+        &json!({"zookeeper": {"servers": ["zk-a", "zk-b"]}}),
+    );
+    let conf: Value = serde_yaml::from_str(
+        find(&given, "ConfigMap", "cep-storm-config")["data"]["storm.yaml"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(conf["storm.zookeeper.servers"], json!(["zk-a", "zk-b"]));
+}
+
+#[test]
+fn realtime_cep_wires_storm_to_its_siblings() {
+    let out = must(&chart_dir("realtime-cep"), "cep", "rt", &json!({}));
+    let data = &find(&out, "ConfigMap", "cep-realtime-cep-endpoints")["data"];
+    assert_eq!(
+        data["KAFKA_BOOTSTRAP_SERVERS"],
+        json!("cep-kafka.rt.svc.cluster.local:9092")
+    );
+    assert_eq!(
+        data["REDIS_SENTINELS"],
+        json!("cep-redis.rt.svc.cluster.local:26379")
+    );
+    assert_eq!(
+        data["CASSANDRA_CONTACT_POINTS"],
+        json!("cep-cassandra.rt.svc.cluster.local:9042")
+    );
+    for svc in [
+        "cep-kafka",
+        "cep-redis",
+        "cep-cassandra",
+        "cep-zookeeper",
+        "cep-storm",
+    ] {
+        find(&out, "Service", svc);
+    }
+    // Storm's default ensemble is the stack's own ZooKeeper.
+    let conf: Value = serde_yaml::from_str(
+        find(&out, "ConfigMap", "cep-storm-config")["data"]["storm.yaml"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        conf["storm.zookeeper.servers"],
+        json!(["cep-zookeeper.rt.svc.cluster.local"])
+    );
+    let sup = &find(&out, "Deployment", "cep-storm-supervisor")["spec"]["template"]["spec"]
+        ["containers"][0];
+    let e = sup["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == json!("CASSANDRA_CONTACT_POINTS"))
+        .unwrap();
+    assert_eq!(
+        e["valueFrom"]["configMapKeyRef"]["name"],
+        json!("cep-realtime-cep-endpoints")
+    );
+    let err = template(
+        &chart_dir("realtime-cep"),
+        "cep",
+        "rt",
+        &json!({"redis": {"architecture": "cluster"}}),
+    )
+    .unwrap_err();
+    assert!(err.contains("Sentinel"), "{err}");
+}
