@@ -294,9 +294,9 @@ fn every_chart_has_a_test_hook_and_a_disruption_budget() {
             .filter(|o| o.value["metadata"]["annotations"]["stackpkg.io/hook"] == json!("test"))
             .collect();
         assert!(!hooks.is_empty(), "{name}: no test hook");
-        // A single-user notebook server has no replica to keep up; a budget would only block
-        // node drains.
-        if name != "jupyter" {
+        // Single-pod systems (a single-user notebook, InfluxDB OSS) have no replica to keep up;
+        // a budget would only block node drains.
+        if name != "jupyter" && name != "influxdb" {
             assert!(
                 out.objects.iter().any(|o| o.kind == "PodDisruptionBudget"),
                 "{name}: no PDB"
