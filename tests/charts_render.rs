@@ -1351,3 +1351,49 @@ fn realtime_cep_wires_storm_to_its_siblings() {
     .unwrap_err();
     assert!(err.contains("Sentinel"), "{err}");
 }
+
+#[test]
+fn hadoop_mirrors_yarn_limits_and_can_decommission_datanodes() {
+    let out = must(
+        &chart_dir("hadoop"),
+        "dfs",
+        "bd",
+        &json!({"hdfs": {"datanode": {"replicaCount": 2}}, "yarn": {"nodemanager": {"vcores": 3, "memoryMiB": 4096}}}),
+    );
+    let cm = &find(&out, "ConfigMap", "dfs-hadoop-config")["data"];
+    let hdfs = cm["hdfs-site.xml"].as_str().unwrap();
+    assert!(
+        hdfs.contains("<name>dfs.replication</name><value>2</value>"),
+        "replication capped at the DataNode count: {hdfs}"
+    );
+    assert!(cm["core-site.xml"]
+        .as_str()
+        .unwrap()
+        .contains("hdfs://dfs-hadoop-namenode.bd.svc.cluster.local:8020"));
+    let yarn = cm["yarn-site.xml"].as_str().unwrap();
+    assert!(
+        yarn.contains("<name>yarn.nodemanager.resource.cpu-vcores</name><value>3</value>"),
+        "{yarn}"
+    );
+    assert!(
+        yarn.contains("<name>yarn.nodemanager.resource.memory-mb</name><value>4096</value>"),
+        "{yarn}"
+    );
+    let nm = &find(&out, "Deployment", "dfs-hadoop-nodemanager")["spec"]["template"]["spec"]
+        ["containers"][0];
+    assert_eq!(
+        nm["resources"]["limits"],
+        json!({"cpu": "3", "memory": "5120Mi"})
+    );
+    let script = cm["decommission-datanode.sh"].as_str().unwrap();
+    assert!(
+        script.contains("dfsadmin -refreshNodes") && script.contains("Decommissioned"),
+        "{script}"
+    );
+    find(&out, "StatefulSet", "dfs-hadoop-namenode");
+    assert_eq!(
+        find(&out, "StatefulSet", "dfs-hadoop-datanode")["spec"]["replicas"],
+        json!(2)
+    );
+    find(&out, "PodDisruptionBudget", "dfs-hadoop-datanode");
+}
