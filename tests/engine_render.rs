@@ -294,3 +294,27 @@ fn lists_accumulate_through_namespace_not_append() {
     let e = err("{{ values.a.nosuch() }}\n");
     assert!(e.contains("map has no method named nosuch"), "{e}");
 }
+
+#[test]
+fn errors_inside_macros_name_the_macro_line_and_the_rendered_template() {
+    let c = chart(
+        "app",
+        None,
+        &[
+            (
+                "templates/_h.j2",
+                "{% macro name(values) %}\n{{ values.nope }}\n{% endmacro %}",
+            ),
+            (
+                "templates/t.yaml",
+                "{% import \"_h.j2\" as h %}\nx: {{ h.name(values) }}\n",
+            ),
+        ],
+        json!({}),
+    );
+    let e = render(&c, &json!({}), &opts()).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "app/templates/_h.j2:2: undefined value: `values.nope` is undefined (while rendering app/templates/t.yaml)"
+    );
+}

@@ -105,6 +105,26 @@ fn strict_validates_objects_against_kubernetes_schemas() {
 }
 
 #[test]
+fn invalid_object_names_warn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = chart(
+        tmp.path(),
+        COMPLETE,
+        &SVC.replace("name: s", "name: My_Service"),
+    );
+    std::fs::write(root.join("values.schema.json"), r#"{"type": "object"}"#).unwrap();
+    let o = stackpkg(tmp.path(), &["lint", "c"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(
+        out(&o).contains("[WARNING] c/templates/t.yaml: Service \"My_Service\": not a valid name"),
+        "{}",
+        out(&o)
+    );
+    let o = stackpkg(tmp.path(), &["lint", "c", "--strict"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+}
+
+#[test]
 fn rendering_and_chart_errors_are_lint_errors() {
     let tmp = tempfile::tempdir().unwrap();
     chart(tmp.path(), COMPLETE, "x: {{ values.missing }}\n");

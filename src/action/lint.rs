@@ -103,6 +103,11 @@ pub fn run(chart_path: &Path, values: &ValueOptions, strict: bool) -> LintReport
         Err(e) => report.error(e.to_string()),
         Ok(out) => {
             report.objects = out.objects.len();
+            for o in &out.objects {
+                if let Some(problem) = crate::manifest::name_problem(o) {
+                    report.warn(problem);
+                }
+            }
             if strict {
                 for o in &out.objects {
                     for v in crate::manifest::k8s_schema::validate(o) {

@@ -194,6 +194,28 @@ pub fn parse_file(source: &str, content: &str) -> Result<Vec<Object>, ManifestEr
     Ok(out)
 }
 
+/// Why the object's name would be refused by Kubernetes for most kinds (DNS-1123 subdomain:
+/// at most 253 lowercase letters, digits, '-' and '.'), if it would. RBAC kinds, whose
+/// names are path segments (`system:controller`), are not checked.
+pub fn name_problem(o: &Object) -> Option<String> {
+    if o.api_version.starts_with("rbac.authorization.k8s.io/") {
+        return None;
+    }
+    let n = &o.name;
+    let ok_chars = n
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    let ends_ok = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if n.len() <= 253 && ok_chars && ends_ok(n.bytes().next()) && ends_ok(n.bytes().last()) {
+        None
+    } else {
+        Some(format!(
+            "{}: {} {:?}: not a valid name (at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)",
+            o.source, o.kind, n
+        ))
+    }
+}
+
 /// Kinds in the order they are installed; other kinds follow, alphabetically.
 pub const INSTALL_ORDER: &[&str] = &[
     "PriorityClass",
@@ -256,7 +278,10 @@ pub fn sort(objects: &mut [Object]) {
 }
 
 /// Rejects two objects with the same group, kind, namespace and name.
-pub fn check_duplicates(objects: &[Object], default_namespace: &str) -> Result<(), ManifestError> {
+pub fn check_duplicates<'a>(
+    objects: impl IntoIterator<Item = &'a Object>,
+    default_namespace: &str,
+) -> Result<(), ManifestError> {
     let mut seen: BTreeMap<String, &Object> = BTreeMap::new();
     for o in objects {
         let id = o.id(default_namespace);
@@ -401,6 +426,37 @@ mod tests {
         );
         // Another namespace is another object.
         check_duplicates(&objs, "other").unwrap();
+    }
+
+    #[test]
+    fn object_names() {
+        let named = |kind: &str, api: &str, name: &str| {
+            let src = format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name:?}\n");
+            name_problem(&parse_file("c/templates/n.yaml", &src).unwrap()[0])
+        };
+        assert_eq!(named("ConfigMap", "v1", "a-b.c1"), None);
+        for bad in ["Upper", "-lead", "trail-", "under_score", &"x".repeat(254)] {
+            assert!(named("ConfigMap", "v1", bad).is_some(), "{bad}");
+        }
+        assert_eq!(
+            named("ClusterRole", "rbac.authorization.k8s.io/v1", "system:x"),
+            None
+        );
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            src.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let err = parse_file("c/templates/bomb.yaml", &src)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("c/templates/bomb.yaml: line "), "{err}");
     }
 
     #[test]
