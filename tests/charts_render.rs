@@ -1397,3 +1397,29 @@ fn hadoop_mirrors_yarn_limits_and_can_decommission_datanodes() {
     );
     find(&out, "PodDisruptionBudget", "dfs-hadoop-datanode");
 }
+
+/// `stackpkg lint --strict` (warnings fail too) passes for every chart with its defaults and
+/// with each of its `ci/*.yaml` files.
+#[test]
+fn every_chart_passes_strict_lint() {
+    let mut failures = Vec::new();
+    for dir in chart_dirs() {
+        let mut sets = vec![Vec::new()];
+        sets.extend(ci_files(&dir).into_iter().map(|p| vec![p]));
+        for files in sets {
+            let opts = stackpkg::values::ValueOptions {
+                values_files: files.clone(),
+                ..Default::default()
+            };
+            let report = action::lint::run(&dir, &opts, true);
+            if report.failed(true) {
+                failures.push(format!(
+                    "{} {files:?}: {:?}",
+                    dir.display(),
+                    report.findings
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
