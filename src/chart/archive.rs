@@ -9,7 +9,7 @@ use std::path::Component;
 use flate2::read::GzDecoder;
 
 use super::load::{from_files, parse_chart_yaml};
-use super::{Chart, ChartError, ChartFile, ChartMetadata, ChartOrigin};
+use super::{one_line, Chart, ChartError, ChartFile, ChartMetadata, ChartOrigin};
 
 /// Size and count limits for archives (and, per file and in total, for folders).
 #[derive(Debug, Clone)]
@@ -156,9 +156,10 @@ fn read_entries(
     budget: &mut Budget,
     metadata_only: bool,
 ) -> Result<(String, Vec<ChartFile>), ChartError> {
+    // Library messages may quote raw header bytes; keep the error on one line.
     let bad = |message: String| ChartError::BadArchive {
         origin: origin.to_string(),
-        message,
+        message: one_line(&message),
     };
     let mut archive = tar::Archive::new(GzDecoder::new(bytes));
     let entries = archive

@@ -139,25 +139,24 @@ fn parse_partial(s: &str, whole: &str) -> Result<Partial, ConstraintError> {
     })
 }
 
+/// `=p`: an exact version when complete, else every version of the partial's line.
 fn push_range(cmps: &mut Vec<Cmp>, p: &Partial) {
+    if p.is_complete() {
+        cmps.push(Cmp {
+            op: Op::Eq,
+            version: p.floor(),
+        });
+        return;
+    }
     cmps.push(Cmp {
         op: Op::Ge,
         version: p.floor(),
     });
     if let Some(c) = p.ceiling() {
-        if !p.is_complete() || !p.pre.is_empty() {
-            cmps.push(Cmp {
-                op: Op::Lt,
-                version: c,
-            });
-        } else {
-            // Exact full version: `=1.2.3` means that version only.
-            cmps.pop();
-            cmps.push(Cmp {
-                op: Op::Eq,
-                version: p.floor(),
-            });
-        }
+        cmps.push(Cmp {
+            op: Op::Lt,
+            version: c,
+        });
     }
 }
 

@@ -130,11 +130,12 @@ fn walk(
         };
         let lmeta = fs::symlink_metadata(&path).map_err(io_err(&path))?;
         let meta = if lmeta.file_type().is_symlink() {
-            let target = fs::canonicalize(&path).map_err(|_| ChartError::SymlinkEscape {
-                path: path.display().to_string(),
-                target: fs::read_link(&path)
-                    .map(|t| format!("{} (missing)", t.display()))
-                    .unwrap_or_else(|_| "an unreadable target".into()),
+            let target = fs::canonicalize(&path).map_err(|_| ChartError::Content {
+                file: path.display().to_string(),
+                message: match fs::read_link(&path) {
+                    Ok(t) => format!("broken symlink to {}", t.display()),
+                    Err(_) => "unreadable symlink".into(),
+                },
             })?;
             if !target.starts_with(canon_root) {
                 return Err(ChartError::SymlinkEscape {
@@ -215,6 +216,21 @@ pub(crate) fn parse_chart_yaml(text: &str, file: &str) -> Result<ChartMetadata, 
 
 fn yaml_err(e: &serde_yaml::Error, file: &str) -> ChartError {
     let message = yaml::strip_location(&e.to_string());
+    // "missing field `x`" or "deps[0]: missing field `x`" → field deps[0].x.
+    if let Some(i) = message.find("missing field `") {
+        let parent = message[..i].trim_end_matches(": ");
+        let name = message[i + "missing field `".len()..].trim_end_matches('`');
+        let field = if parent.is_empty() {
+            name.to_string()
+        } else {
+            format!("{parent}.{name}")
+        };
+        return ChartError::Field {
+            file: file.to_string(),
+            field,
+            message: "is required".into(),
+        };
+    }
     match e.location() {
         Some(loc) => ChartError::Syntax {
             file: file.to_string(),

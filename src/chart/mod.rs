@@ -142,10 +142,15 @@ pub enum ChartError {
 }
 
 /// Check the chart's `kubeVersion` constraint against a cluster version such as `1.29.3`
-/// or `v1.30.0-gke.1`. Charts without a constraint accept any version.
+/// or `v1.30.0-gke.1` (whose suffix is ignored). Charts without a constraint accept any
+/// version.
 pub fn check_kube_version(meta: &ChartMetadata, kube_version: &str) -> Result<(), ChartError> {
-    let version = constraint::parse_lenient_version(kube_version)
+    let mut version = constraint::parse_lenient_version(kube_version)
         .map_err(|e| ChartError::Invalid(format!("--kube-version: {e}")))?;
+    // Like Helm 4, compare the cluster's major.minor.patch only: vendor suffixes such as
+    // `-gke.100` or `+k3s1` must not make `>=1.28.0` fail on a 1.29 cluster.
+    version.pre = semver::Prerelease::EMPTY;
+    version.build = semver::BuildMetadata::EMPTY;
     let Some(text) = &meta.kube_version else {
         return Ok(());
     };
@@ -163,6 +168,20 @@ pub fn check_kube_version(meta: &ChartMetadata, kube_version: &str) -> Result<()
             version: kube_version.to_string(),
         })
     }
+}
+
+/// Control characters (newlines in a quoted tar header, say) escaped, so an error stays
+/// on one line.
+pub(crate) fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ChartError + '_ {

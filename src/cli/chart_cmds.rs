@@ -11,6 +11,9 @@ pub struct ChartArg {
 }
 
 #[derive(Debug, clap::Subcommand)]
+#[command(
+    after_help = "Examples:\n  stackpkg show values charts/kafka > my-values.yaml\n  stackpkg show all cassandra-1.0.0.tgz"
+)]
 pub enum ShowCommand {
     /// Print Chart.yaml
     #[command(after_help = "Example:\n  stackpkg show chart charts/cassandra")]

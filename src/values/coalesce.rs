@@ -305,9 +305,10 @@ fn coalesce_tables(dst: &mut Obj, src: &Obj, merge: bool) {
 /// One chart level: `v` (user values or the parent's section) over the chart's defaults,
 /// then each subchart's section, globals first.
 fn coalesce(chart: &Chart, mut v: Obj, merge: bool, prefix: &str) -> Result<Obj, ValuesError> {
-    let defaults = chart.values.as_object().cloned().unwrap_or_default();
+    let empty = Obj::new();
+    let defaults = chart.values.as_object().unwrap_or(&empty);
     let subchart_names: Vec<&str> = chart.subcharts.iter().map(|c| c.name()).collect();
-    for (k, dv) in &defaults {
+    for (k, dv) in defaults {
         match v.get_mut(k) {
             None => {
                 v.insert(k.clone(), dv.clone());

@@ -74,6 +74,11 @@ impl ValueOptions {
     /// Merge everything into one user values tree (a map). `null`s are kept: they delete
     /// chart defaults later, in `prepare`.
     pub fn load(&self) -> Result<Values, ValuesError> {
+        self.load_with_stdin(&mut std::io::stdin())
+    }
+
+    /// `load`, with `-f -` reading from `stdin` (tests pass a buffer).
+    pub fn load_with_stdin(&self, stdin: &mut dyn Read) -> Result<Values, ValuesError> {
         let mut stdin_used = false;
         let mut base = serde_json::Map::new();
         for path in &self.values_files {
@@ -86,7 +91,7 @@ impl ValueOptions {
                 }
                 stdin_used = true;
                 let mut text = String::new();
-                std::io::stdin()
+                stdin
                     .read_to_string(&mut text)
                     .map_err(|source| ValuesError::Io {
                         file: "<stdin>".into(),

@@ -14,10 +14,26 @@ pub struct YamlIssue {
 /// `serde_yaml` and `serde_json` append " at line X column Y"; we print the position
 /// ourselves in `file:line:col` form, so drop theirs.
 pub fn strip_location(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find(" at line ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + " at line ".len()..];
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let tail = &after[digits..];
+        match tail.strip_prefix(" column ") {
+            Some(col) if digits > 0 => {
+                let cd = col.len() - col.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+                rest = &col[cd..];
+            }
+            _ => {
+                out.push_str(" at line ");
+                rest = after;
+            }
+        }
     }
+    out.push_str(rest);
+    out
 }
 
 /// Parse a YAML document that must be a map (or empty, giving an empty map).
@@ -138,6 +154,19 @@ mod tests {
         assert_eq!(m["d"], serde_json::json!({"x": 1, "y": 2}));
         assert_eq!(m["1"], "one");
         assert_eq!(m["true"], "yes");
+    }
+
+    #[test]
+    fn positions_are_stripped_from_messages() {
+        assert_eq!(
+            strip_location("did not find ',' at line 4 column 12, while parsing"),
+            "did not find ',', while parsing"
+        );
+        assert_eq!(strip_location("x at line y"), "x at line y");
+        assert_eq!(
+            strip_location("key must be a string at line 3 column 18"),
+            "key must be a string"
+        );
     }
 
     #[test]
