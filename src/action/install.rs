@@ -1,0 +1,221 @@
+//! `install`: render → plan (namespaces, ownership marks) → check ownership → record
+//! pending-install → apply in install order → optional wait → record deployed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::action::template::{render_chart, TemplateOutput, TemplateRequest};
+use crate::kube::{ApplyOptions, Cluster};
+use crate::release::deploy::{self, Planned};
+use crate::release::{now, ChartInfo, Driver, Release, ReleaseError, Status};
+use crate::values::{ValueOptions, Values};
+use crate::Result;
+
+/// Progress lines for the CLI (stderr); actions never print.
+pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
+
+#[derive(Debug, Clone)]
+pub struct InstallRequest {
+    pub name: String,
+    pub chart: PathBuf,
+    pub values: ValueOptions,
+    /// Resolved: `-n` or the context's namespace.
+    pub namespace: String,
+    pub create_namespace: bool,
+    pub wait: bool,
+    pub timeout: Duration,
+    /// Render and check against the cluster, change nothing.
+    pub dry_run: bool,
+    pub force_conflicts: bool,
+}
+
+/// A rendered chart ready to apply.
+pub(crate) struct Rendered {
+    pub chart: ChartInfo,
+    pub user: Values,
+    pub computed: Values,
+    pub output: TemplateOutput,
+}
+
+/// The same render path as `template`, plus the computed values for the record.
+pub(crate) fn render(
+    chart_path: &std::path::Path,
+    values: &ValueOptions,
+    name: &str,
+    namespace: &str,
+) -> Result<Rendered> {
+    let chart = crate::chart::load(chart_path)?;
+    let user = values.load()?;
+    let req = TemplateRequest {
+        release_name: name.to_string(),
+        namespace: namespace.to_string(),
+        include_crds: true,
+        ..Default::default()
+    };
+    let output = render_chart(&chart, &user, &req)?;
+    let (_, computed) = crate::values::prepare(&chart, &user)?;
+    Ok(Rendered {
+        chart: ChartInfo {
+            name: chart.metadata.name.clone(),
+            version: chart.metadata.version.to_string(),
+            app_version: chart.metadata.app_version.clone(),
+        },
+        user,
+        computed,
+        output,
+    })
+}
+
+pub(crate) fn to_json(v: &Values) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// Refuses to start while another operation's revision is still pending.
+pub(crate) fn ensure_idle(history: &[Release]) -> Result<(), ReleaseError> {
+    match history.last() {
+        Some(r) if r.status.is_pending() => Err(ReleaseError::Busy {
+            name: r.name.clone(),
+            revision: r.revision,
+            status: r.status,
+        }),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) async fn ensure_namespace(
+    cluster: &dyn Cluster,
+    namespace: &str,
+    create: bool,
+    dry_run: bool,
+    progress: Progress<'_>,
+) -> Result<()> {
+    let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+    let r = crate::kube::ObjectRef::of(&ns).expect("complete object");
+    if cluster.get(&r).await?.is_some() {
+        return Ok(());
+    }
+    if !create {
+        return Err(crate::Error::Other(format!(
+            "namespace {namespace} does not exist (add --create-namespace to create it)"
+        )));
+    }
+    if !dry_run {
+        cluster.apply(&ns, &ApplyOptions::default()).await?;
+        progress(&format!("created namespace {namespace}"));
+    }
+    Ok(())
+}
+
+/// Applies, waits, and moves the record to deployed or failed. Returns the final record.
+pub(crate) async fn apply_revision(
+    cluster: &dyn Cluster,
+    driver: &dyn Driver,
+    mut rec: Release,
+    planned: &[Planned],
+    apply: &ApplyOptions,
+    wait: Option<Duration>,
+    progress: Progress<'_>,
+) -> Result<Release> {
+    let verb = if rec.status == Status::PendingInstall {
+        "Install"
+    } else {
+        "Upgrade"
+    };
+    let timeout = wait.unwrap_or(Duration::from_secs(300));
+    let mut outcome = deploy::apply_all(cluster, planned, apply, timeout, progress).await;
+    if outcome.is_ok() {
+        if let Some(t) = wait {
+            outcome = deploy::wait_all(cluster, &rec.resources, t, progress).await;
+        }
+    }
+    match outcome {
+        Ok(()) => {
+            rec.transition(Status::Deployed, &format!("{verb} complete"))?;
+            rec.last_deployed = now();
+            driver.put(&rec).await?;
+            Ok(rec)
+        }
+        Err(e) => {
+            rec.transition(Status::Failed, &format!("{verb} failed: {e}"))?;
+            driver.put(&rec).await?;
+            Err(e.into())
+        }
+    }
+}
+
+pub async fn install(
+    cluster: &Arc<dyn Cluster>,
+    driver: &dyn Driver,
+    req: &InstallRequest,
+    progress: Progress<'_>,
+) -> Result<Release> {
+    let history = driver.history(&req.namespace, &req.name).await?;
+    ensure_idle(&history)?;
+    if let Some(last) = history.last() {
+        if last.status != Status::Uninstalled {
+            return Err(ReleaseError::Exists {
+                name: req.name.clone(),
+                namespace: req.namespace.clone(),
+                revision: last.revision,
+                status: last.status,
+            }
+            .into());
+        }
+    }
+    let rendered = render(&req.chart, &req.values, &req.name, &req.namespace)?;
+    let cluster = cluster.as_ref();
+    ensure_namespace(
+        cluster,
+        &req.namespace,
+        req.create_namespace,
+        req.dry_run,
+        progress,
+    )
+    .await?;
+    let planned =
+        deploy::plan(cluster, &rendered.output.objects, &req.name, &req.namespace).await?;
+    deploy::check_ownership(cluster, &planned, &req.name, &req.namespace).await?;
+
+    let time = now();
+    let mut rec = Release {
+        name: req.name.clone(),
+        namespace: req.namespace.clone(),
+        revision: history.last().map_or(1, |r| r.revision + 1),
+        status: Status::PendingInstall,
+        chart: rendered.chart,
+        values: to_json(&rendered.user),
+        computed_values: to_json(&rendered.computed),
+        manifest: crate::manifest::to_yaml_stream(&rendered.output.objects),
+        resources: planned.iter().map(|p| p.reference.clone()).collect(),
+        notes: rendered.output.notes,
+        first_deployed: time.clone(),
+        last_deployed: time,
+        deleted: None,
+        description: "Install in progress".into(),
+    };
+    if req.dry_run {
+        rec.description = "Dry run complete".into();
+        return Ok(rec);
+    }
+    driver.put(&rec).await?;
+    // A previous, uninstalled incarnation kept with --keep-history is now history.
+    if let Some(mut last) = history.last().cloned() {
+        last.transition(Status::Superseded, &last.description.clone())?;
+        driver.put(&last).await?;
+    }
+    let apply = ApplyOptions {
+        force_conflicts: req.force_conflicts,
+        dry_run: false,
+    };
+    apply_revision(
+        cluster,
+        driver,
+        rec,
+        &planned,
+        &apply,
+        req.wait.then_some(req.timeout),
+        progress,
+    )
+    .await
+}
