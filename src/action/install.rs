@@ -91,6 +91,12 @@ pub(crate) async fn ensure_namespace(
     progress: Progress<'_>,
 ) -> Result<()> {
     let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+    if create && !dry_run {
+        // Apply is idempotent: no need to look first.
+        cluster.apply(&ns, &ApplyOptions::default()).await?;
+        progress(&format!("namespace {namespace} ready"));
+        return Ok(());
+    }
     let r = crate::kube::ObjectRef::of(&ns).expect("complete object");
     if cluster.get(&r).await?.is_some() {
         return Ok(());
@@ -99,10 +105,6 @@ pub(crate) async fn ensure_namespace(
         return Err(crate::Error::Other(format!(
             "namespace {namespace} does not exist (add --create-namespace to create it)"
         )));
-    }
-    if !dry_run {
-        cluster.apply(&ns, &ApplyOptions::default()).await?;
-        progress(&format!("created namespace {namespace}"));
     }
     Ok(())
 }

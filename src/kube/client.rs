@@ -7,12 +7,14 @@ use std::sync::Mutex;
 use ::kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use ::kube::config::{Config, KubeConfigOptions, Kubeconfig};
 use ::kube::core::{ApiResource, GroupVersionKind};
-use ::kube::discovery::Scope;
 use async_trait::async_trait;
 use serde_json::Value;
 
 use super::retry::{self, RetryPolicy};
 use super::{ApplyOptions, Cluster, KubeError, ObjectRef, Resource};
+
+/// kind → (resource, namespaced) for one group-version.
+type GroupVersion = HashMap<String, (ApiResource, bool)>;
 
 pub const FIELD_MANAGER: &str = "stackpkg";
 
@@ -30,9 +32,8 @@ pub struct KubeCluster {
     client: ::kube::Client,
     namespace: String,
     retry: RetryPolicy,
-    /// kind → resource, filled on first use; misses are not cached because a CRD applied
-    /// earlier in the same run may make the kind appear.
-    cache: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
+    /// apiVersion → its kinds, filled on first use.
+    cache: Mutex<HashMap<String, GroupVersion>>,
 }
 
 impl KubeCluster {
@@ -43,11 +44,14 @@ impl KubeCluster {
         };
         let config = match &opts.kubeconfig {
             Some(path) => {
-                let kc = Kubeconfig::read_from(path)
-                    .map_err(|e| KubeError::Config(format!("{}: {e}", path.display())))?;
+                let kc = Kubeconfig::read_from(path).map_err(|e| {
+                    KubeError::Config(format!("{}: {}", path.display(), one_line(&e)))
+                })?;
                 Config::from_custom_kubeconfig(kc, &kopts)
                     .await
-                    .map_err(|e| KubeError::Config(format!("{}: {e}", path.display())))?
+                    .map_err(|e| {
+                        KubeError::Config(format!("{}: {}", path.display(), one_line(&e)))
+                    })?
             }
             None => match Config::from_kubeconfig(&kopts).await {
                 Ok(c) => c,
@@ -55,7 +59,7 @@ impl KubeCluster {
                 Err(kerr) if opts.context.is_none() => Config::incluster().map_err(|_| {
                     KubeError::Config(format!("{kerr} (and not running in a cluster)"))
                 })?,
-                Err(e) => return Err(KubeError::Config(e.to_string())),
+                Err(e) => return Err(KubeError::Config(one_line(&e))),
             },
         };
         let namespace = opts
@@ -81,46 +85,63 @@ impl KubeCluster {
         self
     }
 
+    /// One discovery request per group-version per run. A kind missing from a cached
+    /// group-version triggers one fresh read: a CRD applied earlier may have added it.
     async fn api_resource(
         &self,
         api_version: &str,
         kind: &str,
         object: &str,
     ) -> Result<(ApiResource, bool), KubeError> {
-        let key = (api_version.to_string(), kind.to_string());
-        if let Some(hit) = self.cache.lock().expect("cache lock").get(&key) {
-            return Ok(hit.clone());
-        }
-        let (group, version) = match api_version.split_once('/') {
-            Some((g, v)) => (g, v),
-            None => ("", api_version),
+        let lookup = |cache: &HashMap<String, GroupVersion>| {
+            cache.get(api_version).map(|gv| gv.get(kind).cloned())
         };
-        let gvk = GroupVersionKind::gvk(group, version, kind);
+        if let Some(Some(hit)) = lookup(&self.cache.lock().expect("cache lock")) {
+            return Ok(hit);
+        }
         let unknown = || KubeError::UnknownKind {
             object: object.to_string(),
             api_version: api_version.to_string(),
             kind: kind.to_string(),
         };
-        let found = retry::run(&self.retry, object, || {
-            ::kube::discovery::pinned_kind(&self.client, &gvk)
+        let listed = retry::run(&self.retry, object, || async {
+            if api_version.contains('/') {
+                self.client.list_api_group_resources(api_version).await
+            } else {
+                self.client.list_core_api_resources(api_version).await
+            }
         })
         .await;
-        let (ar, caps) = match found {
-            Ok(x) => x,
+        let list = match listed {
+            Ok(l) => l,
             Err(KubeError::Api { code: 404, .. }) => return Err(unknown()),
-            Err(KubeError::Failed { reason, .. })
-                if reason.contains("kind") || reason.contains("Kind") =>
-            {
-                return Err(unknown())
-            }
             Err(e) => return Err(e),
         };
-        let entry = (ar, caps.scope == Scope::Namespaced);
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        let mut gv = GroupVersion::new();
+        for r in list.resources {
+            // Subresources (`pods/exec`) are not kinds one applies.
+            if r.name.contains('/') {
+                continue;
+            }
+            let gvk = GroupVersionKind::gvk(group, version, &r.kind);
+            gv.insert(
+                r.kind.clone(),
+                (
+                    ApiResource::from_gvk_with_plural(&gvk, &r.name),
+                    r.namespaced,
+                ),
+            );
+        }
+        let found = gv.get(kind).cloned();
         self.cache
             .lock()
             .expect("cache lock")
-            .insert(key, entry.clone());
-        Ok(entry)
+            .insert(api_version.to_string(), gv);
+        found.ok_or_else(unknown)
     }
 
     async fn api_for(&self, r: &ObjectRef) -> Result<Api<DynamicObject>, KubeError> {
@@ -133,6 +154,12 @@ impl KubeCluster {
             Api::all_with(self.client.clone(), &ar)
         })
     }
+}
+
+/// Parser errors come with a multi-line source excerpt; errors here are one line.
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    let s = e.to_string();
+    s.lines().next().unwrap_or_default().trim_end().to_string()
 }
 
 fn to_value(o: DynamicObject, object: &str) -> Result<Value, KubeError> {

@@ -1,0 +1,164 @@
+//! The release commands as a user runs them: the binary against the simulator.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use kube_sim::{BlockingSimulator, Config};
+
+fn stackpkg(kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stackpkg"))
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env_remove("STACKPKG_STORAGE")
+        .output()
+        .expect("binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn chart(dir: &Path) {
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: app\nversion: 1.0.0\nappVersion: \"2.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("values.yaml"), "greeting: hello\n").unwrap();
+    std::fs::write(
+        dir.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-cm\ndata:\n  greeting: {{ values.greeting }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("templates/NOTES.txt"),
+        "Say {{ values.greeting }} to {{ release.name }}.\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn install_list_history_status_upgrade_uninstall() {
+    let sim = BlockingSimulator::start(Config::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let c = dir.path().join("app");
+    chart(&c);
+    let c = c.to_str().unwrap();
+
+    let out = stackpkg(
+        &kc,
+        &[
+            "install",
+            "hi",
+            c,
+            "-n",
+            "team",
+            "--create-namespace",
+            "--wait",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("NAME: hi\nNAMESPACE: team\nSTATUS: deployed\nREVISION: 1\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("NOTES:\nSay hello to hi.\n"), "{stdout}");
+    assert!(text(&out.stderr).contains("applied ConfigMap team/hi-cm"));
+
+    let out = stackpkg(
+        &kc,
+        &["upgrade", "hi", c, "-n", "team", "--set", "greeting=hey"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("REVISION: 2\n"));
+
+    let out = stackpkg(&kc, &["list", "-A", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["name"], "hi");
+    assert_eq!(v[0]["namespace"], "team");
+    assert_eq!(v[0]["revision"], 2);
+    assert_eq!(v[0]["status"], "deployed");
+    assert_eq!(v[0]["chart"], "app-1.0.0");
+    assert_eq!(v[0]["appVersion"], "2.0");
+
+    // Default namespace of the context is `default`: nothing there.
+    let out = stackpkg(&kc, &["list"]);
+    assert_eq!(
+        text(&out.stdout),
+        "NAME  NAMESPACE  REVISION  UPDATED  STATUS  CHART  APP VERSION\n"
+    );
+
+    let out = stackpkg(&kc, &["history", "hi", "-n", "team"]);
+    let h = text(&out.stdout);
+    let lines: Vec<&str> = h.lines().collect();
+    assert_eq!(lines.len(), 3, "{h}");
+    assert!(lines[0].starts_with("REVISION"));
+    assert!(
+        lines[1].starts_with("1 ") && lines[1].contains("superseded"),
+        "{h}"
+    );
+    assert!(
+        lines[2].starts_with("2 ")
+            && lines[2].contains("deployed")
+            && lines[2].ends_with("Upgrade complete"),
+        "{h}"
+    );
+
+    let out = stackpkg(&kc, &["status", "hi", "-n", "team", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["values"], serde_json::json!({"greeting": "hey"}));
+    assert_eq!(v["computedValues"], serde_json::json!({"greeting": "hey"}));
+    assert_eq!(v["notes"], "Say hey to hi.\n");
+
+    let out = stackpkg(&kc, &["status", "hi", "-n", "team", "--revision", "1"]);
+    assert!(text(&out.stdout).contains("STATUS: superseded\n"));
+
+    let out = stackpkg(&kc, &["uninstall", "hi", "-n", "team"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "release \"hi\" uninstalled\n");
+
+    let out = stackpkg(&kc, &["status", "hi", "-n", "team"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "Error: release hi not found in namespace team\n"
+    );
+}
+
+#[test]
+fn usage_and_connection_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let out = stackpkg(&kc, &["install", "Bad_Name", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = stackpkg(&kc, &["install", "ok", ".", "--timeout", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("\"soon\" is not a duration"));
+
+    // A kubeconfig that is not YAML: one line naming the file, exit 1.
+    std::fs::write(&kc, "{{{ not yaml").unwrap();
+    let out = stackpkg(&kc, &["list", "--kubeconfig", kc.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("Error: kubeconfig: ") && err.contains("kubeconfig"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    // Nothing listening: connection failures are retried, then reported.
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"http://127.0.0.1:9\"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {}\n",
+    )
+    .unwrap();
+    let out = stackpkg(&kc, &["list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("gave up after 6 attempts"), "{err}");
+}
