@@ -137,6 +137,23 @@ fn a_corrupt_archive_on_the_command_line_is_an_error() {
 }
 
 #[test]
+fn an_oversized_package_is_refused_before_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("huge-1.0.0.tgz");
+    let f = std::fs::File::create(&p).unwrap();
+    f.set_len(21 << 20).unwrap();
+    let o = run(&["show", "chart", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "huge-1.0.0.tgz: package size (22020096 bytes) exceeds the limit of 20971520 bytes"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn usage_errors_exit_2_and_help_has_examples() {
     let o = run(&["show", "chart"]);
     assert_eq!(o.status.code(), Some(2));

@@ -66,3 +66,61 @@ fn kube_version_ranges_agree_with_helm() {
         );
     }
 }
+
+#[test]
+fn packages_are_interchangeable_with_helm() {
+    let Some(helm) = helm() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let src = common::fixture("stack");
+    // Helm's package of the fixture loads here, with the same metadata, values and
+    // subcharts (Helm rewrites Chart.yaml, so that file's bytes differ).
+    let status = Command::new(&helm)
+        .arg("package")
+        .arg(&src)
+        .arg("-d")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let theirs = chart::load(&out.path().join("stack-1.2.3.tgz")).unwrap();
+    let ours = chart::load(&src).unwrap();
+    assert_eq!(theirs.metadata, ours.metadata);
+    assert_eq!(theirs.values, ours.values);
+    assert_eq!(theirs.schema, ours.schema);
+    assert_eq!(theirs.templates, ours.templates);
+    let names = |c: &chart::Chart| {
+        c.subcharts
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&theirs), names(&ours));
+    // Helm reads only .helmignore, so its package keeps notes.bak; an archive's files
+    // are taken as they are (ignore rules apply when packaging, not when loading).
+    assert!(theirs.file("notes.bak").is_some());
+    assert!(ours.file("notes.bak").is_none());
+
+    // And Helm reads ours.
+    let ours_dir = out.path().join("ours");
+    let ours_tgz = chart::package(&src, &ours_dir).unwrap();
+    let shown = Command::new(&helm)
+        .arg("show")
+        .arg("chart")
+        .arg(&ours_tgz)
+        .output()
+        .unwrap();
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    let text = String::from_utf8(shown.stdout).unwrap();
+    assert!(
+        text.contains("name: stack") && text.contains("version: 1.2.3"),
+        "{text}"
+    );
+}

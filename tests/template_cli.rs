@@ -282,6 +282,11 @@ fn bad_flags_are_usage_errors() {
     fails(&o, 2, "bad API version");
     let o = stackpkg(tmp.path(), &["template", "Bad_Name", "mychart"]);
     fails(&o, 2, "a release name is 1-53 lowercase letters");
+    let o = stackpkg(
+        tmp.path(),
+        &["template", "demo", "mychart", "-n", "Data_NS"],
+    );
+    fails(&o, 2, "a namespace is 1-63 lowercase letters");
     let o = stackpkg(tmp.path(), &["template", "demo", "mychart", "-o", "xml"]);
     fails(&o, 2, "invalid value 'xml'");
     let o = stackpkg(tmp.path(), &["template", "demo"]);

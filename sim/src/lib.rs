@@ -259,6 +259,11 @@ impl Simulator {
         Ok(())
     }
 
+    /// The active fault rules.
+    pub fn faults(&self) -> Vec<FaultRule> {
+        self.shared.sim.lock().expect("sim lock").faults.rules()
+    }
+
     pub fn set_timing(&self, timing: Timing) {
         self.shared.sim.lock().expect("sim lock").timing = timing;
         self.shared.notify.notify_one();

@@ -182,8 +182,8 @@ fn parse_term(
                     version: p.floor(),
                 });
             } else {
-                // `!=1.2` excludes the whole 1.2.x line: below it or at/above its ceiling.
-                // Expressed as a nested OR is not possible in one group, so reject it.
+                // `!=1.2` would exclude a whole line, an OR inside one AND group;
+                // refuse it rather than guess.
                 return Err(ConstraintError(format!(
                     "constraint {whole:?}: '!=' needs a full major.minor.patch version"
                 )));

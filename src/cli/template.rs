@@ -65,6 +65,21 @@ pub fn parse_release_name(s: &str) -> Result<String, String> {
     }
 }
 
+/// A namespace name: a DNS label (1-63 lowercase letters, digits and '-').
+pub fn parse_namespace(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("a namespace is 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit".into())
+    }
+}
+
 fn parse_kube_version(s: &str) -> Result<String, String> {
     crate::engine::KubeVersion::parse(s)
         .map(|_| s.to_string())
@@ -91,7 +106,7 @@ pub struct Args {
     #[command(flatten)]
     pub values: ValuesArgs,
     /// Namespace of the release
-    #[arg(short = 'n', long, default_value = "default")]
+    #[arg(short = 'n', long, default_value = "default", value_parser = parse_namespace)]
     pub namespace: String,
     /// Write each template's objects to DIR/<chart>/templates/<file> instead of stdout
     #[arg(long, value_name = "DIR", conflicts_with = "output")]

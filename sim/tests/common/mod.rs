@@ -18,10 +18,20 @@ pub async fn start_with(cfg: Config) -> (Simulator, Client) {
 }
 
 pub async fn client_for(sim: &Simulator) -> Client {
+    Client::try_from(config_for(sim).await).expect("client")
+}
+
+pub async fn config_for(sim: &Simulator) -> kube::Config {
     let kc = Kubeconfig::from_yaml(&sim.kubeconfig_yaml()).expect("kubeconfig parses");
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+    kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
-        .expect("kube config");
+        .expect("kube config")
+}
+
+/// A client without kube-rs's built-in retry of 429/503/504, to see raw faults.
+pub async fn client_without_retry(sim: &Simulator) -> Client {
+    let mut cfg = config_for(sim).await;
+    cfg.default_retry = false;
     Client::try_from(cfg).expect("client")
 }
 
