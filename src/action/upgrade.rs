@@ -110,7 +110,7 @@ pub async fn upgrade(
         progress,
     )
     .await?;
-    deploy::delete_all(cluster, &prune, progress).await?;
+    // Supersede before pruning: if a delete fails, history still has one deployed revision.
     for old in &history {
         if matches!(old.status, Status::Deployed | Status::Failed) {
             let mut old = old.clone();
@@ -119,6 +119,15 @@ pub async fn upgrade(
             driver.put(&old).await?;
         }
     }
+    deploy::delete_all(cluster, &prune, progress)
+        .await
+        .map_err(|e| ReleaseError::Operation {
+            name: rec.name.clone(),
+            message: format!(
+                "revision {} is deployed but pruning objects it dropped failed: {e}",
+                rec.revision
+            ),
+        })?;
     Ok(rec)
 }
 
