@@ -33,7 +33,7 @@ fn chart(dir: &Path) {
     .unwrap();
     std::fs::write(
         dir.join("templates/NOTES.txt"),
-        "Say {{ values.greeting }} to {{ release.name }}.\n",
+        "Say {{ values.greeting }} to {{ release.name }}.\nrevision {{ release.revision }}, upgrade {{ release.is_upgrade }}, install {{ release.is_install }}\n",
     )
     .unwrap();
 }
@@ -66,7 +66,10 @@ fn install_list_history_status_upgrade_uninstall() {
         stdout.contains("NAME: hi\nNAMESPACE: team\nSTATUS: deployed\nREVISION: 1\n"),
         "{stdout}"
     );
-    assert!(stdout.contains("NOTES:\nSay hello to hi.\n"), "{stdout}");
+    assert!(
+        stdout.contains("NOTES:\nSay hello to hi.\nrevision 1, upgrade false, install true\n"),
+        "{stdout}"
+    );
     assert!(text(&out.stderr).contains("applied ConfigMap team/hi-cm"));
 
     let out = stackpkg(
@@ -74,7 +77,12 @@ fn install_list_history_status_upgrade_uninstall() {
         &["upgrade", "hi", c, "-n", "team", "--set", "greeting=hey"],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("REVISION: 2\n"));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("REVISION: 2\n"), "{stdout}");
+    assert!(
+        stdout.contains("Say hey to hi.\nrevision 2, upgrade true, install false\n"),
+        "{stdout}"
+    );
 
     let out = stackpkg(&kc, &["list", "-A", "-o", "json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -113,7 +121,10 @@ fn install_list_history_status_upgrade_uninstall() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["values"], serde_json::json!({"greeting": "hey"}));
     assert_eq!(v["computedValues"], serde_json::json!({"greeting": "hey"}));
-    assert_eq!(v["notes"], "Say hey to hi.\n");
+    assert_eq!(
+        v["notes"],
+        "Say hey to hi.\nrevision 2, upgrade true, install false\n"
+    );
 
     let out = stackpkg(&kc, &["status", "hi", "-n", "team", "--revision", "1"]);
     assert!(text(&out.stdout).contains("STATUS: superseded\n"));
@@ -161,4 +172,34 @@ fn usage_and_connection_errors() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("gave up after 6 attempts"), "{err}");
+}
+
+#[test]
+fn memory_storage_applies_but_records_nothing() {
+    let sim = BlockingSimulator::start(Config::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let c = dir.path().join("app");
+    chart(&c);
+    let out = Command::new(env!("CARGO_BIN_EXE_stackpkg"))
+        .args(["install", "mem", c.to_str().unwrap()])
+        .env("KUBECONFIG", &kc)
+        .env("STACKPKG_STORAGE", "memory")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let objs = sim.objects();
+    assert!(objs
+        .iter()
+        .any(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == "mem-cm"));
+    assert!(!objs.iter().any(|o| o["kind"] == "Secret"));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_stackpkg"))
+        .args(["list"])
+        .env("KUBECONFIG", &kc)
+        .env("STACKPKG_STORAGE", "etcd")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -579,3 +579,84 @@ async fn install_request_budget() {
         "{used} requests for {objects} objects: {log:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crds_first_then_their_objects() {
+    let env = Env::start().await;
+    let c = env.dir.path().join("crdchart");
+    std::fs::create_dir_all(c.join("templates")).unwrap();
+    std::fs::create_dir_all(c.join("crds")).unwrap();
+    std::fs::write(c.join("Chart.yaml"), CHART_YAML).unwrap();
+    std::fs::write(
+        c.join("crds/widgets.yaml"),
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names: {kind: Widget, plural: widgets, singular: widget}\n  scope: Namespaced\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        c.join("templates/widget.yaml"),
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {{ release.name }}-w\nspec:\n  size: 3\n",
+    )
+    .unwrap();
+    let mut req = env.install_req("cr", &[]);
+    req.chart = c;
+    let rel = install(&env.cluster, &env.driver, &req, &quiet)
+        .await
+        .unwrap();
+    assert_eq!(rel.resources[0].kind, "CustomResourceDefinition");
+    assert_eq!(rel.resources[0].namespace, None, "cluster-scoped");
+    assert_eq!(rel.resources[1].namespace.as_deref(), Some("apps"));
+    let w = env.find("Widget", "cr-w").expect("custom object applied");
+    assert_eq!(w["spec"]["size"], 3);
+
+    // A kind the cluster does not serve is named with its template.
+    let bad = env.dir.path().join("badkind");
+    std::fs::create_dir_all(bad.join("templates")).unwrap();
+    std::fs::write(bad.join("Chart.yaml"), CHART_YAML).unwrap();
+    std::fs::write(
+        bad.join("templates/g.yaml"),
+        "apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g\n",
+    )
+    .unwrap();
+    let mut req = env.install_req("bk", &[]);
+    req.chart = bad;
+    let err = install(&env.cluster, &env.driver, &req, &quiet)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Gadget.example.com apps/g (from demo/templates/g.yaml): the cluster does not serve kind Gadget in example.com/v1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_of_unknown_release_and_dry_run_upgrade() {
+    let env = Env::start().await;
+    let err = upgrade(
+        &env.cluster,
+        &env.driver,
+        &env.upgrade_req("nope", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.to_string(), "release nope not found in namespace apps");
+    install(
+        &env.cluster,
+        &env.driver,
+        &env.install_req("d", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    let mut up = env.upgrade_req("d", &["withExtra=false"]);
+    up.dry_run = true;
+    let rel = upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap();
+    assert_eq!(rel.revision, 2);
+    assert!(
+        env.find("ConfigMap", "d-extra").is_some(),
+        "dry run prunes nothing"
+    );
+    assert_eq!(env.driver.history("apps", "d").await.unwrap().len(), 1);
+}

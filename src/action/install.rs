@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::action::template::{render_chart, TemplateOutput, TemplateRequest};
+use crate::action::template::{render_chart_as, TemplateOutput, TemplateRequest};
+use crate::engine::ReleaseInfo;
 use crate::kube::{ApplyOptions, Cluster};
 use crate::release::deploy::{self, Planned};
 use crate::release::{now, ChartInfo, Driver, Release, ReleaseError, Status};
@@ -44,6 +45,8 @@ pub(crate) fn render(
     values: &ValueOptions,
     name: &str,
     namespace: &str,
+    revision: u64,
+    is_install: bool,
 ) -> Result<Rendered> {
     let chart = crate::chart::load(chart_path)?;
     let user = values.load()?;
@@ -53,7 +56,12 @@ pub(crate) fn render(
         include_crds: true,
         ..Default::default()
     };
-    let output = render_chart(&chart, &user, &req)?;
+    let mut release = ReleaseInfo::install(name, namespace);
+    release.revision = revision;
+    // A reinstall after `uninstall --keep-history` is an install with a later revision.
+    release.is_install = is_install;
+    release.is_upgrade = !is_install;
+    let output = render_chart_as(&chart, &user, &req, release)?;
     let (_, computed) = crate::values::prepare(&chart, &user)?;
     Ok(Rendered {
         chart: ChartInfo {
@@ -165,7 +173,15 @@ pub async fn install(
             .into());
         }
     }
-    let rendered = render(&req.chart, &req.values, &req.name, &req.namespace)?;
+    let revision = history.last().map_or(1, |r| r.revision + 1);
+    let rendered = render(
+        &req.chart,
+        &req.values,
+        &req.name,
+        &req.namespace,
+        revision,
+        true,
+    )?;
     let cluster = cluster.as_ref();
     ensure_namespace(
         cluster,
@@ -183,7 +199,7 @@ pub async fn install(
     let mut rec = Release {
         name: req.name.clone(),
         namespace: req.namespace.clone(),
-        revision: history.last().map_or(1, |r| r.revision + 1),
+        revision,
         status: Status::PendingInstall,
         chart: rendered.chart,
         values: to_json(&rendered.user),

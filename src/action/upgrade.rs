@@ -55,7 +55,14 @@ pub async fn upgrade(
         .find(|r| r.status == Status::Deployed)
         .unwrap_or(last);
 
-    let rendered = render(&req.chart, &req.values, &req.name, &req.namespace)?;
+    let rendered = render(
+        &req.chart,
+        &req.values,
+        &req.name,
+        &req.namespace,
+        last.revision + 1,
+        false,
+    )?;
     let cluster = cluster.as_ref();
     ensure_namespace(cluster, &req.namespace, false, req.dry_run, progress).await?;
     let planned =

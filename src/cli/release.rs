@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::action::{history, install, list, status, uninstall, upgrade};
 use crate::cli::template::{parse_release_name, ValuesArgs};
 use crate::kube::{Cluster, ConnectOptions, KubeCluster};
-use crate::release::{Driver, Release, SecretsDriver};
+use crate::release::{Driver, MemoryDriver, Release, SecretsDriver};
 use crate::{Error, Result};
 
 /// How to reach the cluster; shared by every release command.
@@ -22,6 +22,17 @@ pub struct KubeArgs {
     /// Namespace of the release (default: the context's namespace)
     #[arg(short = 'n', long, value_name = "NS")]
     pub namespace: Option<String>,
+    /// Where release records live: Secrets in the release namespace, or this process only
+    #[arg(long, value_enum, env = "STACKPKG_STORAGE", default_value = "secrets")]
+    pub storage: Storage,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Storage {
+    #[default]
+    Secrets,
+    /// Records kept in memory and lost when the command ends (experiments, CI renders).
+    Memory,
 }
 
 /// `300`, `90s`, `5m`, `1h`, `1m30s`.
@@ -183,7 +194,7 @@ fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
     Ok(rt.block_on(f))
 }
 
-async fn connect(k: &KubeArgs) -> Result<(Arc<dyn Cluster>, SecretsDriver)> {
+async fn connect(k: &KubeArgs) -> Result<(Arc<dyn Cluster>, Box<dyn Driver>)> {
     let cluster: Arc<dyn Cluster> = Arc::new(
         KubeCluster::connect(&ConnectOptions {
             kubeconfig: k.kubeconfig.clone(),
@@ -192,7 +203,10 @@ async fn connect(k: &KubeArgs) -> Result<(Arc<dyn Cluster>, SecretsDriver)> {
         })
         .await?,
     );
-    let driver = SecretsDriver::new(cluster.clone());
+    let driver: Box<dyn Driver> = match k.storage {
+        Storage::Secrets => Box::new(SecretsDriver::new(cluster.clone())),
+        Storage::Memory => Box::new(MemoryDriver::new()),
+    };
     Ok((cluster, driver))
 }
 
@@ -234,7 +248,7 @@ pub fn install(a: InstallArgs) -> Result<()> {
             dry_run: a.dry_run,
             force_conflicts: a.force_conflicts,
         };
-        let r = install::install(&cluster, &driver, &req, &progress).await?;
+        let r = install::install(&cluster, driver.as_ref(), &req, &progress).await?;
         print_applied(&r, a.dry_run);
         Ok(())
     })?
@@ -253,7 +267,7 @@ pub fn upgrade(a: UpgradeArgs) -> Result<()> {
             dry_run: a.dry_run,
             force_conflicts: a.force_conflicts,
         };
-        let r = upgrade::upgrade(&cluster, &driver, &req, &progress).await?;
+        let r = upgrade::upgrade(&cluster, driver.as_ref(), &req, &progress).await?;
         print_applied(&r, a.dry_run);
         Ok(())
     })?
@@ -267,7 +281,7 @@ pub fn uninstall(a: UninstallArgs) -> Result<()> {
             namespace: cluster.namespace().to_string(),
             keep_history: a.keep_history,
         };
-        let r = uninstall::uninstall(&cluster, &driver, &req, &progress).await?;
+        let r = uninstall::uninstall(&cluster, driver.as_ref(), &req, &progress).await?;
         println!("release \"{}\" uninstalled", r.name);
         Ok(())
     })?
@@ -337,7 +351,7 @@ pub fn list(a: ListArgs) -> Result<()> {
             namespace: (!a.all_namespaces).then(|| cluster.namespace().to_string()),
             all: a.all,
         };
-        let rels = list::list(&driver as &dyn Driver, &req).await?;
+        let rels = list::list(driver.as_ref(), &req).await?;
         match a.output {
             Output::Json => print_json(&rels.iter().map(json_row).collect()),
             Output::Table => print!(
@@ -363,7 +377,7 @@ pub fn list(a: ListArgs) -> Result<()> {
 pub fn history(a: HistoryArgs) -> Result<()> {
     block_on(async {
         let (cluster, driver) = connect(&a.kube).await?;
-        let h = history::history(&driver, cluster.namespace(), &a.name).await?;
+        let h = history::history(driver.as_ref(), cluster.namespace(), &a.name).await?;
         match a.output {
             Output::Json => print_json(&h.iter().map(json_row).collect()),
             Output::Table => {
@@ -403,7 +417,7 @@ pub fn history(a: HistoryArgs) -> Result<()> {
 pub fn status(a: StatusArgs) -> Result<()> {
     block_on(async {
         let (cluster, driver) = connect(&a.kube).await?;
-        let r = status::status(&driver, cluster.namespace(), &a.name, a.revision).await?;
+        let r = status::status(driver.as_ref(), cluster.namespace(), &a.name, a.revision).await?;
         match a.output {
             Output::Json => print_json(&serde_json::to_value(&r).expect("records serialise")),
             Output::Table => print!("{}", summary(&r)),

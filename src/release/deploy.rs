@@ -22,6 +22,28 @@ pub struct Planned {
     pub value: Value,
 }
 
+/// (apiVersion, kind) → namespaced, for every kind the given CRDs define.
+fn crd_kinds(objects: &[crate::manifest::Object]) -> BTreeMap<(String, String), bool> {
+    let mut out = BTreeMap::new();
+    for o in objects
+        .iter()
+        .filter(|o| o.kind == "CustomResourceDefinition")
+    {
+        let spec = &o.value["spec"];
+        let (Some(group), Some(kind)) = (spec["group"].as_str(), spec["names"]["kind"].as_str())
+        else {
+            continue;
+        };
+        let namespaced = spec["scope"].as_str() != Some("Cluster");
+        for v in spec["versions"].as_array().into_iter().flatten() {
+            if let Some(name) = v["name"].as_str() {
+                out.insert((format!("{group}/{name}"), kind.to_string()), namespaced);
+            }
+        }
+    }
+    out
+}
+
 /// Resolves namespaces through discovery and adds the ownership marks.
 pub async fn plan(
     cluster: &dyn Cluster,
@@ -29,22 +51,27 @@ pub async fn plan(
     release: &str,
     namespace: &str,
 ) -> Result<Vec<Planned>, ReleaseError> {
+    let defined = crd_kinds(objects);
     let mut out = Vec::with_capacity(objects.len());
     for o in objects {
         let mut v = o.value.clone();
-        let res = cluster
-            .discover(&o.api_version, &o.kind)
-            .await
-            .map_err(|e| match e {
-                KubeError::UnknownKind {
-                    api_version, kind, ..
-                } => KubeError::UnknownKind {
+        let key = (o.api_version.clone(), o.kind.clone());
+        let namespaced = match cluster.discover(&o.api_version, &o.kind).await {
+            Ok(res) => res.namespaced,
+            // Kinds of CRDs in this same chart do not exist until those are applied.
+            Err(KubeError::UnknownKind { .. }) if defined.contains_key(&key) => defined[&key],
+            Err(KubeError::UnknownKind {
+                api_version, kind, ..
+            }) => {
+                return Err(KubeError::UnknownKind {
                     object: format!("{} (from {})", o.id(namespace), o.source),
                     api_version,
                     kind,
-                },
-                other => other,
-            })?;
+                }
+                .into())
+            }
+            Err(e) => return Err(e.into()),
+        };
         let meta = v
             .as_object_mut()
             .and_then(|m| {
@@ -56,7 +83,7 @@ pub async fn plan(
                 object: o.id(namespace),
                 message: format!("metadata is not a mapping (from {})", o.source),
             })?;
-        if res.namespaced {
+        if namespaced {
             if o.namespace.is_none() {
                 meta.insert("namespace".into(), json!(namespace));
             }
@@ -103,7 +130,12 @@ pub async fn check_ownership(
             .insert(r.name.clone());
     }
     for ((api_version, kind, ns), names) in groups {
-        let existing = cluster.list(&api_version, &kind, ns.as_deref(), "").await?;
+        let existing = match cluster.list(&api_version, &kind, ns.as_deref(), "").await {
+            Ok(list) => list,
+            // Not served yet (its CRD comes with this chart): nothing of it can exist.
+            Err(KubeError::UnknownKind { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
         for obj in existing {
             let Some(r) = ObjectRef::of(&obj) else {
                 continue;
