@@ -203,3 +203,56 @@ fn memory_storage_applies_but_records_nothing() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn kube_context_selects_cluster_and_namespace() {
+    let sim = BlockingSimulator::start(Config::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster: {{server: \"{}\"}}\n- name: dead\n  cluster: {{server: \"http://127.0.0.1:9\"}}\nusers:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: other\n  context: {{cluster: sim, user: u, namespace: otherns}}\n- name: dead\n  context: {{cluster: dead, user: u}}\ncurrent-context: dead\n",
+            sim.url()
+        ),
+    )
+    .unwrap();
+    let c = dir.path().join("app");
+    chart(&c);
+    let out = stackpkg(
+        &kc,
+        &[
+            "install",
+            "ctx",
+            c.to_str().unwrap(),
+            "--kube-context",
+            "other",
+            "--create-namespace",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("NAMESPACE: otherns\n"));
+    // -n overrides the context's namespace.
+    let out = stackpkg(
+        &kc,
+        &[
+            "list",
+            "--kube-context",
+            "other",
+            "-n",
+            "default",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(text(&out.stdout).trim(), "[]");
+
+    let out = stackpkg(&kc, &["list", "--kube-context", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("Error: kubeconfig: ") && err.contains("nope"),
+        "{err}"
+    );
+}

@@ -660,3 +660,64 @@ async fn upgrade_of_unknown_release_and_dry_run_upgrade() {
     );
     assert_eq!(env.driver.history("apps", "d").await.unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_conflicts_need_force() {
+    use kube::api::{Api, DynamicObject, Patch, PatchParams};
+    let env = Env::start().await;
+    install(
+        &env.cluster,
+        &env.driver,
+        &env.install_req("fc", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    // Someone else takes over a field with their own field manager.
+    let kc = kube::config::Kubeconfig::from_yaml(&env.sim.kubeconfig_yaml()).unwrap();
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(cfg).unwrap();
+    let cms: Api<DynamicObject> = Api::namespaced_with(
+        client,
+        "apps",
+        &kube::core::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+    );
+    let theirs = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "fc-config"}, "data": {"replicas": "9"}});
+    cms.patch(
+        "fc-config",
+        &PatchParams::apply("someone-else").force(),
+        &Patch::Apply(&theirs),
+    )
+    .await
+    .unwrap();
+
+    let up = env.upgrade_req("fc", &["replicas=3"]);
+    let err = upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("ConfigMap apps/fc-config: the API server refused it (409"),
+        "{msg}"
+    );
+    assert!(msg.contains("someone-else"), "{msg}");
+    let h = env.driver.history("apps", "fc").await.unwrap();
+    assert_eq!(
+        h.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [Status::Deployed, Status::Failed]
+    );
+
+    let mut up = up;
+    up.force_conflicts = true;
+    let rel = upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap();
+    assert_eq!((rel.revision, rel.status), (3, Status::Deployed));
+    assert_eq!(
+        env.find("ConfigMap", "fc-config").unwrap()["data"]["replicas"],
+        "3"
+    );
+}
