@@ -12,6 +12,7 @@ use stackpkg::action::list::{list, ListRequest};
 use stackpkg::action::uninstall::{uninstall, UninstallRequest};
 use stackpkg::action::upgrade::{upgrade, UpgradeRequest};
 use stackpkg::kube::{Cluster, ConnectOptions, KubeCluster};
+use stackpkg::release::lock::LockOptions;
 use stackpkg::release::{Driver, ReleaseError, SecretsDriver, Status};
 use stackpkg::values::ValueOptions;
 use stackpkg::Error;
@@ -113,6 +114,7 @@ impl Env {
             timeout: Duration::from_secs(10),
             dry_run: false,
             force_conflicts: false,
+            lock: LockOptions::new(Duration::from_secs(30)),
         }
     }
 
@@ -129,6 +131,7 @@ impl Env {
             timeout: Duration::from_secs(10),
             dry_run: false,
             force_conflicts: false,
+            lock: LockOptions::new(Duration::from_secs(30)),
         }
     }
 
@@ -244,6 +247,7 @@ async fn install_upgrade_prune_uninstall() {
         name: "web".into(),
         namespace: "apps".into(),
         keep_history: false,
+        lock: LockOptions::new(Duration::from_secs(30)),
     };
     let gone = uninstall(&env.cluster, &env.driver, &u, &quiet)
         .await
@@ -265,7 +269,9 @@ async fn install_upgrade_prune_uninstall() {
     // The deletes ran in reverse install order: StatefulSet before Service before ConfigMaps.
     let deletes: Vec<String> = env.sim.requests()[requests_before..]
         .iter()
-        .filter(|r| r.verb == "delete" && !r.path.contains("/secrets/"))
+        .filter(|r| {
+            r.verb == "delete" && !r.path.contains("/secrets/") && !r.path.contains("/leases/")
+        })
         .map(|r| r.path.clone())
         .collect();
     assert_eq!(deletes.len(), 2, "{deletes:?}");
@@ -288,6 +294,7 @@ async fn keep_history_then_reinstall() {
         name: "kh".into(),
         namespace: "apps".into(),
         keep_history: true,
+        lock: LockOptions::new(Duration::from_secs(30)),
     };
     let r = uninstall(&env.cluster, &env.driver, &u, &quiet)
         .await
@@ -504,22 +511,32 @@ async fn wait_timeout_marks_failed_and_pending_blocks_others() {
     let h = env.driver.history("apps", "slow").await.unwrap();
     assert_eq!(h[0].status, Status::Failed);
 
-    // A revision left pending (an interrupted command) blocks the next mutation.
+    // A revision left pending by a command that died (no live lock): the next command
+    // marks it failed and proceeds.
     let mut stuck = h[0].clone();
     stuck.revision = 2;
     stuck.status = Status::PendingUpgrade;
     env.driver.put(&stuck).await.unwrap();
-    let err = upgrade(
+    let rel = upgrade(
         &env.cluster,
         &env.driver,
         &env.upgrade_req("slow", &[]),
         &quiet,
     )
     .await
-    .unwrap_err();
+    .unwrap();
+    assert_eq!((rel.revision, rel.status), (3, Status::Deployed));
+    let h = env.driver.history("apps", "slow").await.unwrap();
     assert_eq!(
-        err.to_string(),
-        "release slow has an operation in progress: revision 2 is pending-upgrade"
+        h.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [Status::Superseded, Status::Superseded, Status::Deployed]
+    );
+    assert!(
+        h[1].description.starts_with(
+            "Interrupted: an earlier command stopped while the revision was pending-upgrade"
+        ),
+        "{}",
+        h[1].description
     );
 }
 
@@ -574,8 +591,11 @@ async fn install_request_budget() {
         .iter()
         .map(|r| format!("{} {}?{}", r.verb, r.path, r.query))
         .collect();
+    // One apply per object, one ownership list per kind, and a fixed overhead: discovery
+    // (3 group-versions), namespace, lock (create, get, delete), history, two record writes.
+    let kinds = 3;
     assert!(
-        used <= objects + 10,
+        used <= objects + kinds + 10,
         "{used} requests for {objects} objects: {log:#?}"
     );
 }
@@ -719,5 +739,150 @@ async fn field_conflicts_need_force() {
     assert_eq!(
         env.find("ConfigMap", "fc-config").unwrap()["data"]["replicas"],
         "3"
+    );
+}
+
+fn lease(holder: &str, renewed: &str, secs: u64) -> Value {
+    serde_json::json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "stackpkg.lock.locked", "namespace": "apps"},
+        "spec": {"holderIdentity": holder, "leaseDurationSeconds": secs,
+            "acquireTime": "2026-01-01T00:00:00.000000Z", "renewTime": renewed},
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_lock_refuses_expired_lock_is_taken_over() {
+    let env = Env::start().await;
+    install(
+        &env.cluster,
+        &env.driver,
+        &env.install_req("locked", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    assert!(
+        env.find("Lease", "stackpkg.lock.locked").is_none(),
+        "released after install"
+    );
+
+    // Someone else holds a live lock.
+    let now = format!("{}", jiff::Timestamp::now());
+    env.cluster
+        .create(&lease("ops@box pid 7", &now, 300))
+        .await
+        .unwrap();
+    let err = upgrade(
+        &env.cluster,
+        &env.driver,
+        &env.upgrade_req("locked", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "release locked is being changed by ops@box pid 7 since 2026-01-01T00:00:00.000000Z"
+    );
+    let err = uninstall(
+        &env.cluster,
+        &env.driver,
+        &UninstallRequest {
+            name: "locked".into(),
+            namespace: "apps".into(),
+            keep_history: false,
+            lock: LockOptions::new(Duration::from_secs(30)),
+        },
+        &quiet,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Release(ReleaseError::Locked { .. })));
+
+    // It died mid-upgrade: its lease stopped being renewed and its revision is pending.
+    env.cluster
+        .delete(&stackpkg::kube::ObjectRef {
+            api_version: "coordination.k8s.io/v1".into(),
+            kind: "Lease".into(),
+            namespace: Some("apps".into()),
+            name: "stackpkg.lock.locked".into(),
+        })
+        .await
+        .unwrap();
+    env.cluster
+        .create(&lease("ops@box pid 7", "2026-01-01T00:00:00.000000Z", 60))
+        .await
+        .unwrap();
+    let mut pending = env.driver.get("apps", "locked", 1).await.unwrap();
+    pending.revision = 2;
+    pending.status = Status::PendingUpgrade;
+    env.driver.put(&pending).await.unwrap();
+
+    let rel = upgrade(
+        &env.cluster,
+        &env.driver,
+        &env.upgrade_req("locked", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!((rel.revision, rel.status), (3, Status::Deployed));
+    let h = env.driver.history("apps", "locked").await.unwrap();
+    assert_eq!(
+        h.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [Status::Superseded, Status::Superseded, Status::Deployed]
+    );
+    assert!(
+        h[1].description.starts_with(
+            "Interrupted: ops@box pid 7 stopped while the revision was pending-upgrade"
+        ),
+        "{}",
+        h[1].description
+    );
+    assert!(env.find("Lease", "stackpkg.lock.locked").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_upgrades_one_wins() {
+    let env = Env::start().await;
+    install(
+        &env.cluster,
+        &env.driver,
+        &env.install_req("race", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    // Slow applies so the two commands overlap.
+    env.sim
+        .set_faults(vec![FaultRule {
+            verb: Some("patch".into()),
+            resource: Some("configmaps".into()),
+            latency_ms: Some(300),
+            ..Default::default()
+        }])
+        .unwrap();
+    let mut a = env.upgrade_req("race", &["replicas=3"]);
+    a.lock.holder = "a".into();
+    let mut b = env.upgrade_req("race", &["replicas=4"]);
+    b.lock.holder = "b".into();
+    let (ra, rb) = tokio::join!(
+        upgrade(&env.cluster, &env.driver, &a, &quiet),
+        upgrade(&env.cluster, &env.driver, &b, &quiet)
+    );
+    let (ok, err) = match (ra, rb) {
+        (Ok(r), Err(e)) | (Err(e), Ok(r)) => (r, e),
+        (ra, rb) => panic!("expected one winner: {ra:?} / {rb:?}"),
+    };
+    assert_eq!(ok.revision, 2);
+    assert!(
+        matches!(err, Error::Release(ReleaseError::Locked { .. })),
+        "{err}"
+    );
+    let h = env.driver.history("apps", "race").await.unwrap();
+    assert_eq!(
+        h.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [Status::Superseded, Status::Deployed]
     );
 }

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use crate::action::template::{render_chart_as, TemplateOutput, TemplateRequest};
 use crate::engine::ReleaseInfo;
-use crate::kube::{ApplyOptions, Cluster};
+use crate::kube::{ApplyOptions, Cluster, KubeError};
 use crate::release::deploy::{self, Planned};
+use crate::release::lock::{self, LockOptions};
 use crate::release::{now, ChartInfo, Driver, Release, ReleaseError, Status};
 use crate::values::{ValueOptions, Values};
 use crate::Result;
@@ -29,6 +30,7 @@ pub struct InstallRequest {
     /// Render and check against the cluster, change nothing.
     pub dry_run: bool,
     pub force_conflicts: bool,
+    pub lock: LockOptions,
 }
 
 /// A rendered chart ready to apply.
@@ -79,16 +81,57 @@ pub(crate) fn to_json(v: &Values) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
-/// Refuses to start while another operation's revision is still pending.
-pub(crate) fn ensure_idle(history: &[Release]) -> Result<(), ReleaseError> {
-    match history.last() {
-        Some(r) if r.status.is_pending() => Err(ReleaseError::Busy {
-            name: r.name.clone(),
-            revision: r.revision,
-            status: r.status,
-        }),
-        _ => Ok(()),
+/// Runs `op` holding the release lock (none for dry runs, which write nothing). `op` gets
+/// the holder whose expired lock was taken over, if any.
+pub(crate) async fn locked<T, F, Fut>(
+    cluster: &Arc<dyn Cluster>,
+    namespace: &str,
+    name: &str,
+    opts: Option<&LockOptions>,
+    op: F,
+) -> Result<T>
+where
+    F: FnOnce(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let Some(opts) = opts else {
+        return op(None).await;
+    };
+    let lock = match lock::acquire(cluster.clone(), namespace, name, opts).await {
+        Ok(l) => l,
+        // No namespace, so no release in it.
+        Err(ReleaseError::Kube(KubeError::Api { code: 404, .. })) => {
+            return Err(ReleaseError::NotFound {
+                name: name.to_string(),
+                namespace: namespace.to_string(),
+            }
+            .into())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let out = op(lock.took_over.clone()).await;
+    let released = lock.release().await;
+    let value = out?;
+    released?;
+    Ok(value)
+}
+
+/// With the lock held, a pending revision belongs to a command that died: mark it failed.
+pub(crate) async fn recover_interrupted(
+    driver: &dyn Driver,
+    history: &mut [Release],
+    took_over: Option<&str>,
+) -> Result<()> {
+    if let Some(last) = history.last_mut().filter(|r| r.status.is_pending()) {
+        let who = took_over.unwrap_or("an earlier command");
+        let desc = format!(
+            "Interrupted: {who} stopped while the revision was {} and its lock expired",
+            last.status
+        );
+        last.transition(Status::Failed, &desc)?;
+        driver.put(last).await?;
     }
+    Ok(())
 }
 
 pub(crate) async fn ensure_namespace(
@@ -160,8 +203,33 @@ pub async fn install(
     req: &InstallRequest,
     progress: Progress<'_>,
 ) -> Result<Release> {
-    let history = driver.history(&req.namespace, &req.name).await?;
-    ensure_idle(&history)?;
+    // First: the lock lives in the namespace.
+    ensure_namespace(
+        cluster.as_ref(),
+        &req.namespace,
+        req.create_namespace,
+        req.dry_run,
+        progress,
+    )
+    .await?;
+    let lock = (!req.dry_run).then_some(&req.lock);
+    locked(cluster, &req.namespace, &req.name, lock, |took| {
+        install_locked(cluster, driver, req, progress, took)
+    })
+    .await
+}
+
+async fn install_locked(
+    cluster: &Arc<dyn Cluster>,
+    driver: &dyn Driver,
+    req: &InstallRequest,
+    progress: Progress<'_>,
+    took_over: Option<String>,
+) -> Result<Release> {
+    let mut history = driver.history(&req.namespace, &req.name).await?;
+    if !req.dry_run {
+        recover_interrupted(driver, &mut history, took_over.as_deref()).await?;
+    }
     if let Some(last) = history.last() {
         if last.status != Status::Uninstalled {
             return Err(ReleaseError::Exists {
@@ -183,14 +251,6 @@ pub async fn install(
         true,
     )?;
     let cluster = cluster.as_ref();
-    ensure_namespace(
-        cluster,
-        &req.namespace,
-        req.create_namespace,
-        req.dry_run,
-        progress,
-    )
-    .await?;
     let planned =
         deploy::plan(cluster, &rendered.output.objects, &req.name, &req.namespace).await?;
     deploy::check_ownership(cluster, &planned, &req.name, &req.namespace).await?;

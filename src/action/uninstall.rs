@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::action::install::{ensure_idle, Progress};
+use crate::action::install::{locked, recover_interrupted, Progress};
 use crate::kube::Cluster;
+use crate::release::lock::LockOptions;
 use crate::release::{deploy, now, Driver, Release, ReleaseError, Status};
 use crate::Result;
 
@@ -14,6 +15,7 @@ pub struct UninstallRequest {
     pub name: String,
     pub namespace: String,
     pub keep_history: bool,
+    pub lock: LockOptions,
 }
 
 pub async fn uninstall(
@@ -22,8 +24,25 @@ pub async fn uninstall(
     req: &UninstallRequest,
     progress: Progress<'_>,
 ) -> Result<Release> {
-    let history = driver.history(&req.namespace, &req.name).await?;
-    ensure_idle(&history)?;
+    locked(
+        cluster,
+        &req.namespace,
+        &req.name,
+        Some(&req.lock),
+        |took| uninstall_locked(cluster, driver, req, progress, took),
+    )
+    .await
+}
+
+async fn uninstall_locked(
+    cluster: &Arc<dyn Cluster>,
+    driver: &dyn Driver,
+    req: &UninstallRequest,
+    progress: Progress<'_>,
+    took_over: Option<String>,
+) -> Result<Release> {
+    let mut history = driver.history(&req.namespace, &req.name).await?;
+    recover_interrupted(driver, &mut history, took_over.as_deref()).await?;
     let not_found = || ReleaseError::NotFound {
         name: req.name.clone(),
         namespace: req.namespace.clone(),

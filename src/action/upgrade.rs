@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::action::install::{
-    apply_revision, ensure_idle, ensure_namespace, render, to_json, Progress,
+    apply_revision, ensure_namespace, locked, recover_interrupted, render, to_json, Progress,
 };
 use crate::kube::{ApplyOptions, Cluster, ObjectRef};
+use crate::release::lock::LockOptions;
 use crate::release::{deploy, now, Driver, Release, ReleaseError, Status};
 use crate::values::ValueOptions;
 use crate::Result;
@@ -24,6 +25,7 @@ pub struct UpgradeRequest {
     pub timeout: Duration,
     pub dry_run: bool,
     pub force_conflicts: bool,
+    pub lock: LockOptions,
 }
 
 /// Objects of `old` that `new` no longer has, in `old`'s order.
@@ -38,8 +40,24 @@ pub async fn upgrade(
     req: &UpgradeRequest,
     progress: Progress<'_>,
 ) -> Result<Release> {
-    let history = driver.history(&req.namespace, &req.name).await?;
-    ensure_idle(&history)?;
+    let lock = (!req.dry_run).then_some(&req.lock);
+    locked(cluster, &req.namespace, &req.name, lock, |took| {
+        upgrade_locked(cluster, driver, req, progress, took)
+    })
+    .await
+}
+
+async fn upgrade_locked(
+    cluster: &Arc<dyn Cluster>,
+    driver: &dyn Driver,
+    req: &UpgradeRequest,
+    progress: Progress<'_>,
+    took_over: Option<String>,
+) -> Result<Release> {
+    let mut history = driver.history(&req.namespace, &req.name).await?;
+    if !req.dry_run {
+        recover_interrupted(driver, &mut history, took_over.as_deref()).await?;
+    }
     let not_found = || ReleaseError::NotFound {
         name: req.name.clone(),
         namespace: req.namespace.clone(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::action::{history, install, list, status, uninstall, upgrade};
 use crate::cli::template::{parse_release_name, ValuesArgs};
 use crate::kube::{Cluster, ConnectOptions, KubeCluster};
+use crate::release::lock::LockOptions;
 use crate::release::{Driver, MemoryDriver, Release, SecretsDriver};
 use crate::{Error, Result};
 
@@ -105,6 +106,9 @@ pub struct InstallArgs {
     /// Take over fields that another field manager owns
     #[arg(long)]
     pub force_conflicts: bool,
+    /// A lock left by a command that died expires this long after its last renewal
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
 }
 
 #[derive(Debug, clap::Args)]
@@ -132,6 +136,9 @@ pub struct UpgradeArgs {
     /// Take over fields that another field manager owns
     #[arg(long)]
     pub force_conflicts: bool,
+    /// A lock left by a command that died expires this long after its last renewal
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
 }
 
 #[derive(Debug, clap::Args)]
@@ -144,6 +151,9 @@ pub struct UninstallArgs {
     /// Keep the release records, marked uninstalled
     #[arg(long)]
     pub keep_history: bool,
+    /// A lock left by a command that died expires this long after its last renewal
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
 }
 
 #[derive(Debug, clap::Args)]
@@ -247,6 +257,7 @@ pub fn install(a: InstallArgs) -> Result<()> {
             timeout: a.timeout,
             dry_run: a.dry_run,
             force_conflicts: a.force_conflicts,
+            lock: LockOptions::new(a.lock_timeout),
         };
         let r = install::install(&cluster, driver.as_ref(), &req, &progress).await?;
         print_applied(&r, a.dry_run);
@@ -266,6 +277,7 @@ pub fn upgrade(a: UpgradeArgs) -> Result<()> {
             timeout: a.timeout,
             dry_run: a.dry_run,
             force_conflicts: a.force_conflicts,
+            lock: LockOptions::new(a.lock_timeout),
         };
         let r = upgrade::upgrade(&cluster, driver.as_ref(), &req, &progress).await?;
         print_applied(&r, a.dry_run);
@@ -280,6 +292,7 @@ pub fn uninstall(a: UninstallArgs) -> Result<()> {
             name: a.name.clone(),
             namespace: cluster.namespace().to_string(),
             keep_history: a.keep_history,
+            lock: LockOptions::new(a.lock_timeout),
         };
         let r = uninstall::uninstall(&cluster, driver.as_ref(), &req, &progress).await?;
         println!("release \"{}\" uninstalled", r.name);

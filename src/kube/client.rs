@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use ::kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use ::kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use ::kube::config::{Config, KubeConfigOptions, Kubeconfig};
 use ::kube::core::{ApiResource, GroupVersionKind};
 use async_trait::async_trait;
@@ -144,6 +144,23 @@ impl KubeCluster {
         found.ok_or_else(unknown)
     }
 
+    async fn typed(
+        &self,
+        obj: &Value,
+    ) -> Result<(ObjectRef, Api<DynamicObject>, DynamicObject), KubeError> {
+        let r = ObjectRef::of(obj).ok_or_else(|| KubeError::Invalid {
+            object: "object".into(),
+            message: "apiVersion, kind and metadata.name are required".into(),
+        })?;
+        let dynobj: DynamicObject =
+            serde_json::from_value(obj.clone()).map_err(|e| KubeError::Invalid {
+                object: r.to_string(),
+                message: e.to_string(),
+            })?;
+        let api = self.api_for(&r).await?;
+        Ok((r, api, dynobj))
+    }
+
     async fn api_for(&self, r: &ObjectRef) -> Result<Api<DynamicObject>, KubeError> {
         let object = r.to_string();
         let (ar, namespaced) = self.api_resource(&r.api_version, &r.kind, &object).await?;
@@ -198,6 +215,28 @@ impl Cluster for KubeCluster {
         pp.dry_run = opts.dry_run;
         let patch = Patch::Apply(obj);
         let out = retry::run(&self.retry, &object, || api.patch(&r.name, &pp, &patch)).await?;
+        to_value(out, &object)
+    }
+
+    async fn create(&self, obj: &Value) -> Result<Value, KubeError> {
+        let (r, api, dynobj) = self.typed(obj).await?;
+        let object = r.to_string();
+        let pp = PostParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        let out = retry::run(&self.retry, &object, || api.create(&pp, &dynobj)).await?;
+        to_value(out, &object)
+    }
+
+    async fn replace(&self, obj: &Value) -> Result<Value, KubeError> {
+        let (r, api, dynobj) = self.typed(obj).await?;
+        let object = r.to_string();
+        let pp = PostParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        let out = retry::run(&self.retry, &object, || api.replace(&r.name, &pp, &dynobj)).await?;
         to_value(out, &object)
     }
 

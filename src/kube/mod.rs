@@ -130,6 +130,10 @@ pub trait Cluster: Send + Sync {
     async fn discover(&self, api_version: &str, kind: &str) -> Result<Resource, KubeError>;
     /// Server-side apply with field manager `stackpkg`; returns the object as stored.
     async fn apply(&self, obj: &Value, opts: &ApplyOptions) -> Result<Value, KubeError>;
+    /// Creates the object; a 409 (`AlreadyExists`) when it exists.
+    async fn create(&self, obj: &Value) -> Result<Value, KubeError>;
+    /// Replaces the object; with `metadata.resourceVersion` set, a 409 when it changed since.
+    async fn replace(&self, obj: &Value) -> Result<Value, KubeError>;
     async fn get(&self, r: &ObjectRef) -> Result<Option<Value>, KubeError>;
     /// Objects of one kind in a namespace (all namespaces when `None`) matching a label selector.
     async fn list(

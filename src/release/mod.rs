@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod deploy;
 pub mod driver;
+pub mod lock;
 pub mod secrets;
 
 use std::fmt;
@@ -34,11 +35,11 @@ pub enum ReleaseError {
         revision: u64,
         status: Status,
     },
-    #[error("release {name} has an operation in progress: revision {revision} is {status}")]
-    Busy {
+    #[error("release {name} is being changed by {holder} since {since}")]
+    Locked {
         name: String,
-        revision: u64,
-        status: Status,
+        holder: String,
+        since: String,
     },
     #[error("release {name} revision {revision}: cannot go from {from} to {to}")]
     Transition {
