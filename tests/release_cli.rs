@@ -256,3 +256,98 @@ fn kube_context_selects_cluster_and_namespace() {
         "{err}"
     );
 }
+
+/// kill -9 in the middle of an upgrade, at several points; after the dead command's lock
+/// expires, a normal upgrade succeeds and the history is consistent.
+#[test]
+fn kill_9_during_upgrade_then_recover() {
+    let sim = BlockingSimulator::start(Config::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let c = dir.path().join("app");
+    chart(&c);
+    let c = c.to_str().unwrap();
+    let out = stackpkg(&kc, &["install", "k9", c]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // Every write is slow, so the kill lands mid-operation.
+    sim.set_faults(vec![kube_sim::FaultRule {
+        verb: Some("patch".into()),
+        latency_ms: Some(400),
+        ..Default::default()
+    }])
+    .unwrap();
+    let mut expected_rev = 1;
+    for kill_after_ms in [150u64, 700, 1100] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stackpkg"))
+            .args([
+                "upgrade",
+                "k9",
+                c,
+                "--set",
+                "greeting=killed",
+                "--lock-timeout",
+                "1s",
+            ])
+            .env("KUBECONFIG", &kc)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(kill_after_ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // A record may or may not have been written before the kill: count what is stored.
+        // Let the dead holder's lock (1s) expire.
+        std::thread::sleep(std::time::Duration::from_millis(1300));
+        let out = stackpkg(&kc, &["history", "k9", "-o", "json"]);
+        let before: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let last_before = before.as_array().unwrap().last().unwrap()["revision"]
+            .as_u64()
+            .unwrap();
+        expected_rev = last_before + 1;
+    }
+    sim.set_faults(vec![]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    let out = stackpkg(&kc, &["upgrade", "k9", c, "--set", "greeting=fine"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("REVISION: {expected_rev}\n")));
+
+    let out = stackpkg(&kc, &["history", "k9", "-o", "json"]);
+    let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let h = h.as_array().unwrap();
+    let statuses: Vec<&str> = h.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    // Exactly one deployed revision, the last; nothing left pending.
+    assert_eq!(statuses.last(), Some(&"deployed"), "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "deployed").count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        !statuses.iter().any(|s| s.starts_with("pending")),
+        "{statuses:?}"
+    );
+    let revs: Vec<u64> = h.iter().map(|r| r["revision"].as_u64().unwrap()).collect();
+    assert_eq!(revs, (1..=expected_rev).collect::<Vec<_>>());
+    // Every interrupted revision says so.
+    for r in &h[1..h.len() - 1] {
+        let d = r["description"].as_str().unwrap();
+        assert!(
+            d.starts_with("Interrupted: ") || d.starts_with("Upgrade complete"),
+            "{d}"
+        );
+    }
+    assert!(
+        h.iter().any(|r| r["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Interrupted: ")),
+        "at least one kill landed after the record was written: {h:?}"
+    );
+    assert!(!sim
+        .objects()
+        .iter()
+        .any(|o| o["kind"] == "Lease" && o["metadata"]["name"] == "stackpkg.lock.k9"));
+}
