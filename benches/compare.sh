@@ -42,8 +42,22 @@ done
 {
   echo "Machine: $(nproc) CPUs, $(uname -sr); $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  hyperfine -N --warmup 20 --min-runs 200 --export-markdown "$work/h.md" "${cmds[@]}" >&2
+  echo "Load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo
+  hyperfine -N --warmup 20 --min-runs 200 --export-markdown "$work/h.md" --export-json "$work/h.json" "${cmds[@]}" >&2
   cat "$work/h.md"
+  echo
+  # Wall time suffers when the machine is shared; CPU time (user + system) and the fastest
+  # run are the robust figures.
+  python3 - "$work/h.json" "${names[@]}" <<'PY'
+import json, sys
+res = json.load(open(sys.argv[1]))["results"]
+names = sys.argv[2:]
+print("| command | CPU time per run (user + sys, mean) | fastest run (wall) | median (wall) |")
+print("|:---|---:|---:|---:|")
+for n, r in zip(names, res):
+    print("| `%s template` | %.1f ms | %.1f ms | %.1f ms |" % (n, (r["user"] + r["system"]) * 1000, r["min"] * 1000, r["median"] * 1000))
+PY
   echo
   echo "| command | peak RSS (max of 20 runs) |"
   echo "|:---|---:|"

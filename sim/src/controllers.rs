@@ -70,7 +70,10 @@ pub async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             .unwrap_or(Duration::from_secs(1))
             .min(Duration::from_secs(1));
         tokio::select! {
-            _ = shared.notify.notified() => {}
+            _ = shared.notify.notified() => {
+                // Let a burst of writes land before the next pass over everything.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
         }

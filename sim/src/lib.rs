@@ -259,6 +259,16 @@ impl Simulator {
         Ok(())
     }
 
+    /// Watch streams currently open (each holds one event subscription).
+    pub fn active_watches(&self) -> usize {
+        self.shared
+            .store
+            .lock()
+            .expect("store lock")
+            .tx
+            .receiver_count()
+    }
+
     /// The active fault rules.
     pub fn faults(&self) -> Vec<FaultRule> {
         self.shared.sim.lock().expect("sim lock").faults.rules()

@@ -106,9 +106,7 @@ fn render_prepared_as(
         crds.extend(manifest::parse_file(&f.name, &f.content)?);
     }
     // Duplicates count across CRDs and templates: both end up in the same cluster.
-    let mut all: Vec<Object> = crds.clone();
-    all.extend(objects.iter().cloned());
-    manifest::check_duplicates(&all, &req.namespace)?;
+    manifest::check_duplicates(crds.iter().chain(&objects), &req.namespace)?;
 
     if !req.show_only.is_empty() {
         let top = &chart.metadata.name;

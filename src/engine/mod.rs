@@ -222,7 +222,7 @@ pub struct Rendered {
 struct Node<'a> {
     base: String,
     chart: &'a Chart,
-    values: serde_json::Value,
+    values: &'a serde_json::Value,
     /// Dependency name (alias if any) → base of that subchart.
     deps: BTreeMap<String, String>,
 }
@@ -247,12 +247,17 @@ fn key_in_parent(parent: &Chart, sub: &Chart) -> String {
         .unwrap_or_else(|| name.clone())
 }
 
-fn collect<'a>(chart: &'a Chart, base: String, values: serde_json::Value, out: &mut Vec<Node<'a>>) {
+fn collect<'a>(
+    chart: &'a Chart,
+    base: String,
+    values: &'a serde_json::Value,
+    out: &mut Vec<Node<'a>>,
+) {
     let idx = out.len();
     out.push(Node {
         base: base.clone(),
         chart,
-        values: values.clone(),
+        values,
         deps: BTreeMap::new(),
     });
     for sub in &chart.subcharts {
@@ -263,8 +268,7 @@ fn collect<'a>(chart: &'a Chart, base: String, values: serde_json::Value, out: &
         let sub_values = values
             .get(&key)
             .filter(|v| v.is_object())
-            .cloned()
-            .unwrap_or_else(|| sub.values.clone());
+            .unwrap_or(&sub.values);
         out[idx].deps.insert(key, sub_base.clone());
         collect(sub, sub_base, sub_values, out);
     }
@@ -284,12 +288,7 @@ pub fn render(
     opts: &RenderOptions,
 ) -> Result<Rendered, EngineError> {
     let mut nodes = Vec::new();
-    collect(
-        chart,
-        chart.metadata.name.clone(),
-        values.clone(),
-        &mut nodes,
-    );
+    collect(chart, chart.metadata.name.clone(), values, &mut nodes);
 
     // Names must outlive the environment, which borrows the chart's sources.
     let mut sources: Vec<(String, &str, usize)> = Vec::new();
@@ -349,11 +348,11 @@ pub fn render(
         if library {
             continue;
         }
-        let values = jv(&node.values);
+        let values = jv(node.values);
         let chart_meta = jv(&node.chart.metadata);
         let files = Value::from_object(files::Files::of(node.chart));
         let base_path = format!("{}/templates", node.base);
-        for (name, _, owner) in sources.iter().filter(|s| s.2 == i) {
+        for (name, _, _) in sources.iter().filter(|s| s.2 == i) {
             let rel = &name[node.base.len() + 1..];
             if is_partial(rel) || (rel == NOTES && i != 0) {
                 continue;
@@ -366,7 +365,6 @@ pub fn render(
                 files => files.clone(),
                 template => minijinja::context! { name => name.as_str(), base_path => base_path.as_str() },
             };
-            debug_assert_eq!(*owner, i);
             let tmpl = env.get_template(name).map_err(|e| template_error(&e))?;
             let content = tmpl.render(ctx).map_err(|e| template_error(&e))?;
             if rel == NOTES {

@@ -256,7 +256,10 @@ pub fn sort(objects: &mut [Object]) {
 }
 
 /// Rejects two objects with the same group, kind, namespace and name.
-pub fn check_duplicates(objects: &[Object], default_namespace: &str) -> Result<(), ManifestError> {
+pub fn check_duplicates<'a>(
+    objects: impl IntoIterator<Item = &'a Object>,
+    default_namespace: &str,
+) -> Result<(), ManifestError> {
     let mut seen: BTreeMap<String, &Object> = BTreeMap::new();
     for o in objects {
         let id = o.id(default_namespace);
@@ -401,6 +404,21 @@ mod tests {
         );
         // Another namespace is another object.
         check_duplicates(&objs, "other").unwrap();
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            src.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let err = parse_file("c/templates/bomb.yaml", &src)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("c/templates/bomb.yaml: line "), "{err}");
     }
 
     #[test]
