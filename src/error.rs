@@ -15,6 +15,10 @@ pub enum Error {
     Manifest(#[from] crate::manifest::ManifestError),
     #[error(transparent)]
     Repo(#[from] crate::repo::RepoError),
+    #[error(transparent)]
+    Kube(#[from] crate::kube::KubeError),
+    #[error(transparent)]
+    Release(#[from] crate::release::ReleaseError),
     /// Bad command-line usage that clap could not catch (exit code 2).
     #[error("{0}")]
     Usage(String),

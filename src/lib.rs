@@ -8,7 +8,9 @@ pub mod chart;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod kube;
 pub mod manifest;
+pub mod release;
 pub mod repo;
 pub mod values;
 

@@ -4,8 +4,14 @@
 pub mod chart_ref;
 pub mod create;
 pub mod dep;
+pub mod history;
+pub mod install;
 pub mod lint;
+pub mod list;
 pub mod package;
 pub mod repo;
 pub mod show;
+pub mod status;
 pub mod template;
+pub mod uninstall;
+pub mod upgrade;

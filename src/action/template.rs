@@ -43,11 +43,22 @@ pub fn run(
 
 /// Everything after loading: dependencies and values, schema, kubeVersion, render, objects.
 pub fn render_chart(chart: &Chart, user: &Values, req: &TemplateRequest) -> Result<TemplateOutput> {
+    let release = ReleaseInfo::install(&req.release_name, &req.namespace);
+    render_chart_as(chart, user, req, release)
+}
+
+/// `render_chart` for a given revision (upgrades render with `is_upgrade` and their number).
+pub fn render_chart_as(
+    chart: &Chart,
+    user: &Values,
+    req: &TemplateRequest,
+    release: ReleaseInfo,
+) -> Result<TemplateOutput> {
     let capabilities = Capabilities::new(req.kube_version.as_deref(), &req.api_versions)?;
     check_kube_versions(chart, &capabilities.kube_version.version)?;
     let (chart, values) = crate::values::prepare(chart, user)?;
     crate::values::validate(&chart, &values)?;
-    render_prepared(&chart, &values, req, capabilities)
+    render_prepared_as(&chart, &values, req, capabilities, release)
 }
 
 fn check_kube_versions(chart: &Chart, version: &str) -> Result<()> {
@@ -65,16 +76,24 @@ pub fn render_prepared(
     req: &TemplateRequest,
     capabilities: Capabilities,
 ) -> Result<TemplateOutput> {
+    let release = ReleaseInfo::install(&req.release_name, &req.namespace);
+    render_prepared_as(chart, values, req, capabilities, release)
+}
+
+fn render_prepared_as(
+    chart: &Chart,
+    values: &Values,
+    req: &TemplateRequest,
+    capabilities: Capabilities,
+    release: ReleaseInfo,
+) -> Result<TemplateOutput> {
     if chart.metadata.is_library() {
         return Err(Error::Other(format!(
             "{}: a library chart has no objects to render (it only provides macros to other charts)",
             chart.metadata.name
         )));
     }
-    let opts = RenderOptions::offline(
-        ReleaseInfo::install(&req.release_name, &req.namespace),
-        capabilities,
-    );
+    let opts = RenderOptions::offline(release, capabilities);
     let rendered = engine::render(chart, values, &opts)?;
 
     let mut objects = Vec::new();

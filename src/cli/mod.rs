@@ -9,6 +9,7 @@ mod chart_cmds;
 mod create;
 mod dep;
 mod lint;
+mod release;
 mod repo;
 mod template;
 
@@ -58,6 +59,18 @@ pub enum Command {
     /// Manage a chart's dependencies
     #[command(subcommand)]
     Dep(dep::DepCommand),
+    /// Install a chart as a new release on the cluster
+    Install(release::InstallArgs),
+    /// Upgrade a release to a new chart version or new values
+    Upgrade(release::UpgradeArgs),
+    /// Delete a release's objects and records
+    Uninstall(release::UninstallArgs),
+    /// List releases
+    List(release::ListArgs),
+    /// Show a release's revisions
+    History(release::HistoryArgs),
+    /// Show a release's status and notes
+    Status(release::StatusArgs),
     /// Print the version
     Version,
     /// Generate a shell completion script
@@ -97,6 +110,12 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Keygen(args) => repo::keygen(args),
         Command::Sign(args) => repo::sign(args),
         Command::Dep(cmd) => dep::run(cmd),
+        Command::Install(args) => release::install(args),
+        Command::Upgrade(args) => release::upgrade(args),
+        Command::Uninstall(args) => release::uninstall(args),
+        Command::List(args) => release::list(args),
+        Command::History(args) => release::history(args),
+        Command::Status(args) => release::status(args),
         Command::Version => {
             println!("stackpkg {}", env!("CARGO_PKG_VERSION"));
             Ok(())
