@@ -351,3 +351,90 @@ fn kill_9_during_upgrade_then_recover() {
         .iter()
         .any(|o| o["kind"] == "Lease" && o["metadata"]["name"] == "stackpkg.lock.k9"));
 }
+
+/// `install` and `upgrade` take any chart reference `template` takes: a packaged .tgz and
+/// `REPO/CHART` with `--version` from a repository served by `stackpkg repo serve`.
+#[test]
+fn install_and_upgrade_from_package_and_repository() {
+    let sim = BlockingSimulator::start(Config::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let c = dir.path().join("app");
+    chart(&c);
+    let pk = dir.path().join("pk");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_stackpkg"))
+            .args(args)
+            .env("KUBECONFIG", &kc)
+            .env("STACKPKG_CONFIG_HOME", dir.path().join("config"))
+            .env("STACKPKG_CACHE_HOME", dir.path().join("cache"))
+            .env_remove("STACKPKG_STORAGE")
+            .output()
+            .expect("binary runs");
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    run(&["package", c.to_str().unwrap(), "-d", pk.to_str().unwrap()]);
+    let tgz = pk.join("app-1.0.0.tgz");
+    assert!(tgz.is_file());
+
+    run(&[
+        "install",
+        "fromtgz",
+        tgz.to_str().unwrap(),
+        "-n",
+        "team",
+        "--create-namespace",
+    ]);
+
+    let srv = stackpkg::repo::serve::spawn(&stackpkg::repo::serve::ServeOptions {
+        dir: pk.clone(),
+        addr: "127.0.0.1:0".into(),
+        auth: None,
+        allow_overwrite: false,
+        max_upload_size: 1 << 20,
+        base_url: None,
+        tls: None,
+    })
+    .unwrap();
+    run(&["repo", "add", "local", &srv.url()]);
+    let out = run(&[
+        "install",
+        "fromrepo",
+        "local/app",
+        "--version",
+        "1.0.0",
+        "-n",
+        "team",
+    ]);
+    assert!(out.contains("STATUS: deployed"), "{out}");
+    let out = run(&[
+        "upgrade",
+        "fromrepo",
+        "local/app",
+        "--version",
+        "^1",
+        "-n",
+        "team",
+        "--set",
+        "greeting=hey",
+    ]);
+    assert!(out.contains("REVISION: 2"), "{out}");
+
+    let cm = |name: &str| {
+        sim.objects().into_iter().find(|o| {
+            o["kind"] == "ConfigMap"
+                && o["metadata"]["name"] == name
+                && o["metadata"]["namespace"] == "team"
+        })
+    };
+    assert_eq!(
+        cm("fromtgz-cm").expect("installed")["data"]["greeting"],
+        "hello"
+    );
+    assert_eq!(
+        cm("fromrepo-cm").expect("upgraded")["data"]["greeting"],
+        "hey"
+    );
+}

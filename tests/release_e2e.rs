@@ -103,7 +103,7 @@ impl Env {
     fn install_req(&self, name: &str, set: &[&str]) -> InstallRequest {
         InstallRequest {
             name: name.into(),
-            chart: self.dir.path().join("chart"),
+            chart: stackpkg::chart::load(&self.dir.path().join("chart")).unwrap(),
             values: ValueOptions {
                 set: set.iter().map(|s| s.to_string()).collect(),
                 ..Default::default()
@@ -121,7 +121,7 @@ impl Env {
     fn upgrade_req(&self, name: &str, set: &[&str]) -> UpgradeRequest {
         UpgradeRequest {
             name: name.into(),
-            chart: self.dir.path().join("chart"),
+            chart: stackpkg::chart::load(&self.dir.path().join("chart")).unwrap(),
             values: ValueOptions {
                 set: set.iter().map(|s| s.to_string()).collect(),
                 ..Default::default()
@@ -349,7 +349,7 @@ async fn objects_of_other_releases_are_refused() {
     )
     .unwrap();
     let mut req = env.install_req("two", &[]);
-    req.chart = other.clone();
+    req.chart = stackpkg::chart::load(&other).unwrap();
     let err = install(&env.cluster, &env.driver, &req, &quiet)
         .await
         .unwrap_err();
@@ -618,7 +618,7 @@ async fn crds_first_then_their_objects() {
     )
     .unwrap();
     let mut req = env.install_req("cr", &[]);
-    req.chart = c;
+    req.chart = stackpkg::chart::load(&c).unwrap();
     let rel = install(&env.cluster, &env.driver, &req, &quiet)
         .await
         .unwrap();
@@ -638,7 +638,7 @@ async fn crds_first_then_their_objects() {
     )
     .unwrap();
     let mut req = env.install_req("bk", &[]);
-    req.chart = bad;
+    req.chart = stackpkg::chart::load(&bad).unwrap();
     let err = install(&env.cluster, &env.driver, &req, &quiet)
         .await
         .unwrap_err();

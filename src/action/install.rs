@@ -1,11 +1,11 @@
 //! `install`: render → plan (namespaces, ownership marks) → check ownership → record
 //! pending-install → apply in install order → optional wait → record deployed.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::action::template::{render_chart_as, TemplateOutput, TemplateRequest};
+use crate::chart::Chart;
 use crate::engine::ReleaseInfo;
 use crate::kube::{ApplyOptions, Cluster, KubeError};
 use crate::release::deploy::{self, Planned};
@@ -20,7 +20,8 @@ pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
 #[derive(Debug, Clone)]
 pub struct InstallRequest {
     pub name: String,
-    pub chart: PathBuf,
+    /// Loaded by the caller (`action::chart_ref::load`), so any chart reference works.
+    pub chart: Chart,
     pub values: ValueOptions,
     /// Resolved: `-n` or the context's namespace.
     pub namespace: String,
@@ -43,14 +44,13 @@ pub(crate) struct Rendered {
 
 /// The same render path as `template`, plus the computed values for the record.
 pub(crate) fn render(
-    chart_path: &std::path::Path,
+    chart: &Chart,
     values: &ValueOptions,
     name: &str,
     namespace: &str,
     revision: u64,
     is_install: bool,
 ) -> Result<Rendered> {
-    let chart = crate::chart::load(chart_path)?;
     let user = values.load()?;
     let req = TemplateRequest {
         release_name: name.to_string(),
@@ -63,8 +63,8 @@ pub(crate) fn render(
     // A reinstall after `uninstall --keep-history` is an install with a later revision.
     release.is_install = is_install;
     release.is_upgrade = !is_install;
-    let output = render_chart_as(&chart, &user, &req, release)?;
-    let (_, computed) = crate::values::prepare(&chart, &user)?;
+    let output = render_chart_as(chart, &user, &req, release)?;
+    let (_, computed) = crate::values::prepare(chart, &user)?;
     Ok(Rendered {
         chart: ChartInfo {
             name: chart.metadata.name.clone(),

@@ -2,7 +2,6 @@
 //! this one dropped, supersede the previous record.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +17,7 @@ use crate::Result;
 #[derive(Debug, Clone)]
 pub struct UpgradeRequest {
     pub name: String,
-    pub chart: PathBuf,
+    pub chart: crate::chart::Chart,
     pub values: ValueOptions,
     pub namespace: String,
     pub wait: bool,

@@ -60,8 +60,10 @@ pub enum Command {
     #[command(subcommand)]
     Dep(dep::DepCommand),
     /// Install a chart as a new release on the cluster
+    #[command(disable_version_flag = true)]
     Install(release::InstallArgs),
     /// Upgrade a release to a new chart version or new values
+    #[command(disable_version_flag = true)]
     Upgrade(release::UpgradeArgs),
     /// Delete a release's objects and records
     Uninstall(release::UninstallArgs),

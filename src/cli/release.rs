@@ -85,8 +85,10 @@ pub struct InstallArgs {
     /// Release name (lowercase letters, digits and '-')
     #[arg(value_parser = parse_release_name)]
     pub name: String,
-    /// Chart folder or packaged chart (.tgz)
-    pub chart: PathBuf,
+    /// Chart: a folder, a .tgz, REPO/CHART or an https URL
+    pub chart: String,
+    #[command(flatten)]
+    pub source: super::repo::ChartSourceArgs,
     #[command(flatten)]
     pub values: ValuesArgs,
     #[command(flatten)]
@@ -118,8 +120,10 @@ pub struct UpgradeArgs {
     /// Release name
     #[arg(value_parser = parse_release_name)]
     pub name: String,
-    /// Chart folder or packaged chart (.tgz)
-    pub chart: PathBuf,
+    /// Chart: a folder, a .tgz, REPO/CHART or an https URL
+    pub chart: String,
+    #[command(flatten)]
+    pub source: super::repo::ChartSourceArgs,
     #[command(flatten)]
     pub values: ValuesArgs,
     #[command(flatten)]
@@ -245,11 +249,13 @@ fn print_applied(r: &Release, dry_run: bool) {
 }
 
 pub fn install(a: InstallArgs) -> Result<()> {
+    // Resolved before the runtime starts: fetching a REPO/CHART runs its own HTTP client.
+    let chart = crate::action::chart_ref::load(&a.chart, &a.source.options())?;
     block_on(async {
         let (cluster, driver) = connect(&a.kube).await?;
         let req = install::InstallRequest {
             name: a.name.clone(),
-            chart: a.chart.clone(),
+            chart,
             values: a.values.options(),
             namespace: cluster.namespace().to_string(),
             create_namespace: a.create_namespace,
@@ -266,11 +272,12 @@ pub fn install(a: InstallArgs) -> Result<()> {
 }
 
 pub fn upgrade(a: UpgradeArgs) -> Result<()> {
+    let chart = crate::action::chart_ref::load(&a.chart, &a.source.options())?;
     block_on(async {
         let (cluster, driver) = connect(&a.kube).await?;
         let req = upgrade::UpgradeRequest {
             name: a.name.clone(),
-            chart: a.chart.clone(),
+            chart,
             values: a.values.options(),
             namespace: cluster.namespace().to_string(),
             wait: a.wait,
