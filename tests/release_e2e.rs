@@ -375,6 +375,7 @@ async fn objects_of_other_releases_are_refused() {
         )
         .await
         .unwrap();
+    req.chart = stackpkg::chart::load(&other).unwrap();
     let err = install(&env.cluster, &env.driver, &req, &quiet)
         .await
         .unwrap_err();
