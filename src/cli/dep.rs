@@ -9,17 +9,20 @@ use crate::action::dep as act;
 pub enum DepCommand {
     /// Resolve the newest matching versions into Chart.lock and vendor them into charts/
     #[command(alias = "up")]
+    #[command(after_help = "Example:\n  stackpkg dep update charts/streaming-analytics")]
     Update {
         #[arg(default_value = ".")]
         chart: PathBuf,
     },
     /// Vendor exactly the versions in Chart.lock (digests checked)
+    #[command(after_help = "Example:\n  stackpkg dep build charts/streaming-analytics")]
     Build {
         #[arg(default_value = ".")]
         chart: PathBuf,
     },
     /// Show each dependency's status: ok, missing, wrong version, lock out of date
     #[command(alias = "ls")]
+    #[command(after_help = "Example:\n  stackpkg dep list charts/streaming-analytics -o json")]
     List {
         #[arg(default_value = ".")]
         chart: PathBuf,

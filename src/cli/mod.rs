@@ -74,6 +74,7 @@ pub enum Command {
     /// Show a release's status and notes
     Status(release::StatusArgs),
     /// Print the version
+    #[command(after_help = "Example:\n  stackpkg version")]
     Version,
     /// Generate a shell completion script
     #[command(

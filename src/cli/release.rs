@@ -146,6 +146,7 @@ pub struct UpgradeArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  stackpkg uninstall cass -n data --keep-history")]
 pub struct UninstallArgs {
     /// Release name
     #[arg(value_parser = parse_release_name)]
@@ -161,6 +162,7 @@ pub struct UninstallArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  stackpkg list -A -o json")]
 pub struct ListArgs {
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -175,6 +177,7 @@ pub struct ListArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  stackpkg history cass -n data")]
 pub struct HistoryArgs {
     /// Release name
     #[arg(value_parser = parse_release_name)]
@@ -186,6 +189,7 @@ pub struct HistoryArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  stackpkg status cass -n data --revision 2 -o json")]
 pub struct StatusArgs {
     /// Release name
     #[arg(value_parser = parse_release_name)]

@@ -21,23 +21,32 @@ pub enum Output {
 #[derive(Debug, clap::Subcommand)]
 pub enum RepoCommand {
     /// Add a chart repository (its index is fetched and cached at once)
+    #[command(
+        after_help = "Example:\n  stackpkg repo add stackpkg https://charts.example.com --username ci --password-stdin"
+    )]
     Add(AddArgs),
     /// List the configured repositories
     #[command(alias = "ls")]
+    #[command(after_help = "Example:\n  stackpkg repo list -o json")]
     List {
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
     /// Remove repositories and their caches
     #[command(alias = "rm")]
+    #[command(after_help = "Example:\n  stackpkg repo remove stackpkg")]
     Remove {
         #[arg(required = true)]
         names: Vec<String>,
     },
     /// Refresh the cached indexes of all (or the named) repositories
     #[command(alias = "up")]
+    #[command(after_help = "Example:\n  stackpkg repo update stackpkg")]
     Update { names: Vec<String> },
     /// Write DIR/index.yaml for the chart packages in DIR
+    #[command(
+        after_help = "Example:\n  stackpkg repo index ./packages --url https://charts.example.com"
+    )]
     Index {
         dir: PathBuf,
         /// Base URL of the packages (relative URLs otherwise)
@@ -48,6 +57,9 @@ pub enum RepoCommand {
         merge: Option<PathBuf>,
     },
     /// Serve a folder of packages as a chart repository with an upload API
+    #[command(
+        after_help = "Example:\n  stackpkg repo serve ./packages --addr 127.0.0.1:8879 --basic-auth ci:secret"
+    )]
     Serve(ServeArgs),
 }
 
@@ -108,6 +120,7 @@ pub struct ServeArgs {
 pub enum SearchCommand {
     /// Search the cached indexes of the configured repositories
     #[command(disable_version_flag = true)]
+    #[command(after_help = "Example:\n  stackpkg search repo kafka --version ^4 --versions")]
     Repo {
         /// Case-insensitive text matched against REPO/CHART, descriptions and keywords
         keyword: Option<String>,
@@ -126,6 +139,9 @@ pub enum SearchCommand {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  stackpkg pull stackpkg/cassandra --version 1.x --untar -d vendor"
+)]
 pub struct PullArgs {
     /// REPO/CHART, a .tgz path or an https URL
     pub chart: String,
@@ -149,6 +165,9 @@ pub struct PullArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  stackpkg push cassandra-1.0.0.tgz http://127.0.0.1:8879 --username ci --password-stdin"
+)]
 pub struct PushArgs {
     /// The packaged chart
     pub chart: PathBuf,
@@ -162,6 +181,7 @@ pub struct PushArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  stackpkg verify cassandra-1.0.0.tgz --keyring team.pub")]
 pub struct VerifyArgs {
     /// The packaged chart; its signature is CHART.minisig
     pub chart: PathBuf,
@@ -171,6 +191,7 @@ pub struct VerifyArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  stackpkg keygen --out team.key")]
 pub struct KeygenArgs {
     /// Secret key file to create (mode 0600); the public key goes to FILE.pub
     #[arg(long, default_value = "stackpkg.key")]
@@ -178,6 +199,7 @@ pub struct KeygenArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  stackpkg sign cassandra-1.0.0.tgz --key team.key")]
 pub struct SignArgs {
     /// The packaged chart; the signature is written to CHART.minisig
     pub chart: PathBuf,
