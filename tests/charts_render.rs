@@ -436,10 +436,9 @@ fn cassandra_drains_before_stop_and_keeps_one_node_down_at_most() {
     );
     let spec = &find(&out, "StatefulSet", "ring-cassandra")["spec"]["template"]["spec"];
     let c = &spec["containers"][0];
-    assert_eq!(
-        c["lifecycle"]["preStop"]["exec"]["command"][2],
-        json!("nodetool drain")
-    );
+    let pre_stop = c["lifecycle"]["preStop"]["exec"]["command"][2].as_str().unwrap();
+    assert!(pre_stop.ends_with("|| nodetool drain"), "{pre_stop}");
+    assert!(pre_stop.contains("DRAINED|DECOMMISSIONED"), "{pre_stop}");
     assert_eq!(spec["terminationGracePeriodSeconds"], json!(1800));
     assert_eq!(
         c["securityContext"]["capabilities"]["add"],
@@ -648,7 +647,7 @@ fn spark_worker_limits_are_mirrored_into_spark() {
     let pre = c["lifecycle"]["preStop"]["exec"]["command"][2]
         .as_str()
         .unwrap();
-    assert!(pre.starts_with("kill -PWR"), "{pre}");
+    assert!(pre.contains("kill -PWR") && pre.starts_with("[ -e /tmp/decommissioned ] ||"), "{pre}");
     let err = template(
         &chart_dir("spark"),
         "lab",
@@ -1385,11 +1384,20 @@ fn hadoop_mirrors_yarn_limits_and_can_decommission_datanodes() {
         nm["resources"]["limits"],
         json!({"cpu": "3", "memory": "5120Mi"})
     );
-    let script = cm["decommission-datanode.sh"].as_str().unwrap();
+    // DataNodes request decommission through HDFS; the NameNode side writes the exclude file.
+    let request = cm["decommission-datanode.sh"].as_str().unwrap();
+    assert!(request.contains("/system/stackpkg/decommission/$HOSTNAME"), "{request}");
+    let sync = cm["sync-exclude.sh"].as_str().unwrap();
     assert!(
-        script.contains("dfsadmin -refreshNodes") && script.contains("Decommissioned"),
-        "{script}"
+        sync.contains("/data/namenode/dfs.exclude") && sync.contains("dfsadmin -refreshNodes"),
+        "{sync}"
     );
+    assert!(cm["start-namenode.sh"]
+        .as_str()
+        .unwrap()
+        .contains("/scripts/sync-exclude.sh"));
+    let gate = cm["datanode-decommissioned.sh"].as_str().unwrap();
+    assert!(gate.contains("Decommission Status : Decommissioned"), "{gate}");
     find(&out, "StatefulSet", "dfs-hadoop-namenode");
     assert_eq!(
         find(&out, "StatefulSet", "dfs-hadoop-datanode")["spec"]["replicas"],
