@@ -109,8 +109,30 @@ struct Case {
     keeps_data_of: &'static [&'static str],
 }
 
+/// `tests.enabled=false` for the chart and each of its dependencies: test hooks belong to
+/// `stackpkg test`; until hooks are implemented an install would apply them as plain pods, and
+/// a finished test pod never becomes Ready for `--wait`.
+fn no_test_hooks(chart: &str) -> Vec<String> {
+    let meta: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root().join("charts").join(chart).join("Chart.yaml")).unwrap(),
+    )
+    .unwrap();
+    let mut out = vec!["tests.enabled=false".to_string()];
+    for d in meta["dependencies"].as_array().into_iter().flatten() {
+        let key = d["alias"].as_str().or(d["name"].as_str()).unwrap();
+        if key != "common" {
+            out.push(format!("{key}.tests.enabled=false"));
+        }
+    }
+    out
+}
+
 fn set_args(case: &Case, step: usize) -> Vec<String> {
     let mut out = Vec::new();
+    for s in no_test_hooks(case.chart) {
+        out.push("--set".to_string());
+        out.push(s);
+    }
     for s in case.set {
         out.push("--set".to_string());
         out.push(s.to_string());
@@ -413,9 +435,10 @@ fn first_write(lab: &Lab, ns: &str, resource: &str, name: &str, after: &str) -> 
 }
 
 fn install(lab: &Lab, chart: &str, ns: &str, set: &[&str]) -> String {
+    let hooks = no_test_hooks(chart);
     let chart = chart_path(chart);
     let mut args = vec!["install", "lab", &chart, "-n", ns, "--create-namespace", "--wait"];
-    for s in set {
+    for s in set.iter().copied().chain(hooks.iter().map(String::as_str)) {
         args.extend(["--set", s]);
     }
     lab.run(&args);
@@ -423,9 +446,10 @@ fn install(lab: &Lab, chart: &str, ns: &str, set: &[&str]) -> String {
 }
 
 fn upgrade(lab: &Lab, chart: &str, ns: &str, set: &[&str]) {
+    let hooks = no_test_hooks(chart);
     let chart = chart_path(chart);
     let mut args = vec!["upgrade", "lab", &chart, "-n", ns, "--wait"];
-    for s in set {
+    for s in set.iter().copied().chain(hooks.iter().map(String::as_str)) {
         args.extend(["--set", s]);
     }
     lab.run(&args);

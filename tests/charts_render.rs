@@ -224,19 +224,23 @@ fn every_chart_renders_validates_and_is_deterministic() {
     assert_eq!(streams, expected, "every chart and value file renders");
 }
 
-/// Every container of every pod template (and test pod) has requests and limits, a security
-/// context that forbids privilege escalation, and pods run as non-root.
+/// Every container (init containers too) of every pod template (and test pod), with the
+/// defaults and each ci file, has requests and limits, a security context that forbids
+/// privilege escalation, and pods run as non-root.
 #[test]
 fn every_container_is_bounded_and_confined() {
     for dir in chart_dirs() {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        for p in ci_files(&dir) {
-            let out = must(&dir, "demo", "data", &read_values(Some(&p)));
+        let files = std::iter::once(None).chain(ci_files(&dir).into_iter().map(Some));
+        for p in files {
+            let out = must(&dir, "demo", "data", &read_values(p.as_deref()));
+            let p = p.unwrap_or_else(|| PathBuf::from("(defaults)"));
             for o in &out.objects {
                 let spec = match o.kind.as_str() {
                     "StatefulSet" | "Deployment" | "DaemonSet" | "Job" => {
                         &o.value["spec"]["template"]["spec"]
                     }
+                    "CronJob" => &o.value["spec"]["jobTemplate"]["spec"]["template"]["spec"],
                     "Pod" => &o.value["spec"],
                     _ => continue,
                 };
@@ -246,7 +250,8 @@ fn every_container_is_bounded_and_confined() {
                     json!(true),
                     "{who}: runAsNonRoot"
                 );
-                for c in spec["containers"].as_array().unwrap() {
+                let inits = spec["initContainers"].as_array().into_iter().flatten();
+                for c in spec["containers"].as_array().unwrap().iter().chain(inits) {
                     let r = &c["resources"];
                     for k in ["requests", "limits"] {
                         for res in ["cpu", "memory"] {
@@ -263,7 +268,10 @@ fn every_container_is_bounded_and_confined() {
                         "{who}: container {}",
                         c["name"]
                     );
-                    if matches!(o.kind.as_str(), "StatefulSet" | "Deployment" | "DaemonSet") {
+                    let init = spec["initContainers"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|i| i["name"] == c["name"]));
+                    if !init && matches!(o.kind.as_str(), "StatefulSet" | "Deployment" | "DaemonSet") {
                         assert!(
                             !c["readinessProbe"].is_null(),
                             "{who}: container {} has no readiness probe",
