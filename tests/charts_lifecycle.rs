@@ -498,7 +498,7 @@ fn lifecycle_files_match_the_shared_schema_when_it_exists() {
             for (base, doc) in must(&dir, "lc", "team-a", &user).lifecycles {
                 let errs: Vec<String> = validator
                     .iter_errors(&doc)
-                    .map(|e| format!("{}: {e}", e.instance_path))
+                    .map(|e| format!("{}: {e}", e.instance_path()))
                     .collect();
                 assert!(errs.is_empty(), "{base}/lifecycle.yaml with {label}:\n{}", errs.join("\n"));
                 checked += 1;
