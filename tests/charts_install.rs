@@ -148,7 +148,11 @@ fn check_size(lab: &Lab, ns: &str, s: &Scaled, want: u64) {
     let w = lab
         .get(s.kind, ns, s.name)
         .unwrap_or_else(|| panic!("no {} {ns}/{}", s.kind, s.name));
-    assert_eq!(w["spec"]["replicas"], want, "{} {ns}/{} spec.replicas", s.kind, s.name);
+    assert_eq!(
+        w["spec"]["replicas"], want,
+        "{} {ns}/{} spec.replicas",
+        s.kind, s.name
+    );
     assert_eq!(
         w["status"]["readyReplicas"].as_u64().unwrap_or(0),
         want,
@@ -190,15 +194,22 @@ fn check_isolated(lab: &Lab, a: &str, b: &str) {
         let id = format!("{} {}", o["kind"].as_str().unwrap_or(""), name(&o));
         match o["metadata"]["namespace"].as_str() {
             None => {
-                cluster_scoped.entry(id.clone()).or_default().insert(rel_ns.into());
+                cluster_scoped
+                    .entry(id.clone())
+                    .or_default()
+                    .insert(rel_ns.into());
             }
-            Some(ns) => assert_eq!(ns, rel_ns, "{id} in {ns} belongs to the release in {rel_ns}"),
+            Some(ns) => assert_eq!(
+                ns, rel_ns,
+                "{id} in {ns} belongs to the release in {rel_ns}"
+            ),
         }
         if o["kind"] == "Service" {
             *services.entry(rel_ns.to_string()).or_default() += 1;
             let sel = &o["spec"]["selector"];
             assert_eq!(
-                sel["app.kubernetes.io/instance"], "lab",
+                sel["app.kubernetes.io/instance"],
+                "lab",
                 "Service {rel_ns}/{} selects only its release's pods: {sel}",
                 name(&o)
             );
@@ -217,7 +228,11 @@ fn check_isolated(lab: &Lab, a: &str, b: &str) {
         "both releases have their own Services: {services:?}"
     );
     for (id, owners) in cluster_scoped {
-        assert_eq!(owners.len(), 1, "cluster-scoped {id} is shared by {owners:?}");
+        assert_eq!(
+            owners.len(),
+            1,
+            "cluster-scoped {id} is shared by {owners:?}"
+        );
     }
 }
 
@@ -245,10 +260,20 @@ fn install_scale_uninstall(case: &Case) {
     let a = format!("{}-a", case.chart);
     let b = format!("{}-b", case.chart);
     for ns in [&a, &b] {
-        let mut args: Vec<String> = ["install", "lab", &chart, "-n", ns, "--create-namespace", "--wait", "--timeout", "60s"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut args: Vec<String> = [
+            "install",
+            "lab",
+            &chart,
+            "-n",
+            ns,
+            "--create-namespace",
+            "--wait",
+            "--timeout",
+            "60s",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         args.extend(set_args(case, 0));
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = lab.run(&argv);
@@ -260,14 +285,26 @@ fn install_scale_uninstall(case: &Case) {
     check_isolated(&lab, &a, &b);
 
     for (step, what) in [(1, "scale-out"), (2, "scale-in")] {
-        let mut args: Vec<String> = ["upgrade", "lab", &chart, "-n", &a, "--wait", "--timeout", "60s"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut args: Vec<String> = [
+            "upgrade",
+            "lab",
+            &chart,
+            "-n",
+            &a,
+            "--wait",
+            "--timeout",
+            "60s",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         args.extend(set_args(case, step));
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = lab.run(&argv);
-        assert!(out.contains(&format!("REVISION: {}", step + 1)), "{what}: {out}");
+        assert!(
+            out.contains(&format!("REVISION: {}", step + 1)),
+            "{what}: {out}"
+        );
         for s in case.scaled {
             check_size(&lab, &a, s, s.sizes[step]);
         }
@@ -295,7 +332,10 @@ fn install_scale_uninstall(case: &Case) {
             .map_or(1, |s| *s.sizes.iter().max().unwrap());
         for i in 0..most {
             let want = format!("data-{sts}-{i}");
-            assert!(pvcs_after.contains(&want), "{want} missing after uninstall: {pvcs_after:?}");
+            assert!(
+                pvcs_after.contains(&want),
+                "{want} missing after uninstall: {pvcs_after:?}"
+            );
         }
     }
     // The release of the same name in the other namespace is whole.
@@ -419,10 +459,17 @@ fn search_analytics_installs_scales_and_uninstalls() {
 fn tensorflow_models_volume_survives_uninstall() {
     let lab = Lab::start();
     install(&lab, "tensorflow", "ml", &[]);
-    let pvc = lab.get("PersistentVolumeClaim", "ml", "lab-tensorflow-models").expect("models PVC");
-    assert_eq!(pvc["metadata"]["annotations"]["helm.sh/resource-policy"], "keep");
+    let pvc = lab
+        .get("PersistentVolumeClaim", "ml", "lab-tensorflow-models")
+        .expect("models PVC");
+    assert_eq!(
+        pvc["metadata"]["annotations"]["helm.sh/resource-policy"],
+        "keep"
+    );
     lab.run(&["uninstall", "lab", "-n", "ml"]);
-    assert!(lab.get("PersistentVolumeClaim", "ml", "lab-tensorflow-models").is_some());
+    assert!(lab
+        .get("PersistentVolumeClaim", "ml", "lab-tensorflow-models")
+        .is_some());
 }
 
 // ---- Lifecycle order (needs the lifecycle engine) ----
@@ -456,7 +503,15 @@ fn first_write(lab: &Lab, ns: &str, resource: &str, name: &str, after: &str) -> 
 fn install(lab: &Lab, chart: &str, ns: &str, set: &[&str]) -> String {
     let hooks = no_test_hooks(chart);
     let chart = chart_path(chart);
-    let mut args = vec!["install", "lab", &chart, "-n", ns, "--create-namespace", "--wait"];
+    let mut args = vec![
+        "install",
+        "lab",
+        &chart,
+        "-n",
+        ns,
+        "--create-namespace",
+        "--wait",
+    ];
     for s in set.iter().copied().chain(hooks.iter().map(String::as_str)) {
         args.extend(["--set", s]);
     }
@@ -505,15 +560,24 @@ fn cassandra_scale_in_decommissions_highest_ordinal_first_before_the_statefulset
         .map(|(_, _, f)| f.clone())
         .max()
         .unwrap();
-    assert!(last < shrink, "decommission finished {last}, StatefulSet written {shrink}");
+    assert!(
+        last < shrink,
+        "decommission finished {last}, StatefulSet written {shrink}"
+    );
     // Each decommission is followed by its gate in the same pod before the next one starts.
     let order: Vec<String> = ex
         .iter()
         .filter(|(p, _, _)| p == "lab-cassandra-3" || p == "lab-cassandra-2")
         .map(|(p, c, _)| format!("{p} {}", c[0]))
         .collect();
-    let first_gate = order.iter().position(|l| l == "lab-cassandra-3 /bin/sh").unwrap();
-    let second = order.iter().position(|l| l == "lab-cassandra-2 nodetool").unwrap();
+    let first_gate = order
+        .iter()
+        .position(|l| l == "lab-cassandra-3 /bin/sh")
+        .unwrap();
+    let second = order
+        .iter()
+        .position(|l| l == "lab-cassandra-2 nodetool")
+        .unwrap();
     assert!(first_gate < second, "{order:?}");
 }
 
@@ -538,14 +602,27 @@ fn kafka_image_change_rolls_one_broker_at_a_time_with_the_gate_between() {
     let before: BTreeMap<String, String> = lab
         .in_namespace("Pod", "bus")
         .iter()
-        .map(|p| (name(p).to_string(), p["metadata"]["uid"].as_str().unwrap().to_string()))
+        .map(|p| {
+            (
+                name(p).to_string(),
+                p["metadata"]["uid"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     upgrade(&lab, "kafka", "bus", &["image.tag=4.1.1"]);
     // Every broker was replaced...
     for p in lab.in_namespace("Pod", "bus") {
         if let Some(old) = before.get(name(&p)) {
-            assert_ne!(p["metadata"]["uid"].as_str().unwrap(), old, "{} replaced", name(&p));
-            assert!(p["spec"]["containers"][0]["image"].as_str().unwrap().ends_with(":4.1.1"));
+            assert_ne!(
+                p["metadata"]["uid"].as_str().unwrap(),
+                old,
+                "{} replaced",
+                name(&p)
+            );
+            assert!(p["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap()
+                .ends_with(":4.1.1"));
         }
     }
     // ...highest ordinal first, each gated on under-replicated partitions before the next.
@@ -580,7 +657,10 @@ fn hdfs_and_elasticsearch_scale_in_drain_removed_nodes_first() {
     upgrade(&lab, "elasticsearch", "search", &["data.replicaCount=3"]);
     let drained: Vec<String> = execs(&lab, "search")
         .into_iter()
-        .filter(|(_, c, _)| c.join(" ").contains("cluster.routing.allocation.exclude._name"))
+        .filter(|(_, c, _)| {
+            c.join(" ")
+                .contains("cluster.routing.allocation.exclude._name")
+        })
         .map(|(p, _, _)| p)
         .collect();
     assert_eq!(drained, ["lab-elasticsearch-3"]);
@@ -595,5 +675,8 @@ fn lifecycle_time_format_matches_the_simulator() {
     let t = lab.sim.requests().last().expect("a request").time.clone();
     let after = kube_now();
     assert_eq!(t.len(), before.len(), "{t} vs {before}");
-    assert!(before.as_str() <= t.as_str() && t.as_str() <= after.as_str(), "{before} {t} {after}");
+    assert!(
+        before.as_str() <= t.as_str() && t.as_str() <= after.as_str(),
+        "{before} {t} {after}"
+    );
 }

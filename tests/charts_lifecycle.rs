@@ -42,7 +42,10 @@ fn value_sets(dir: &Path) -> Vec<(String, Value)> {
         .map(|rd| rd.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
     files.sort();
-    for f in files.into_iter().filter(|p| p.extension().is_some_and(|x| x == "yaml")) {
+    for f in files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+    {
         let v: Option<Value> = serde_yaml::from_str(&std::fs::read_to_string(&f).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         out.push((f.display().to_string(), v.unwrap_or(json!({}))));
@@ -160,10 +163,9 @@ fn check_keys(obj: &Value, allowed: &[&str], at: &str, errs: &mut Vec<String>) {
 
 fn check_command(cmd: &Value, at: &str, errs: &mut Vec<String>) {
     match cmd.as_array() {
-        Some(a) if !a.is_empty() && a.iter().all(|s| s.as_str().is_some_and(|s| !s.is_empty())) => {}
-        _ => errs.push(format!(
-            "{at}.command: must be a non-empty list of strings"
-        )),
+        Some(a) if !a.is_empty() && a.iter().all(|s| s.as_str().is_some_and(|s| !s.is_empty())) => {
+        }
+        _ => errs.push(format!("{at}.command: must be a non-empty list of strings")),
     }
 }
 
@@ -174,7 +176,7 @@ fn check_exec(exec: &Value, at: &str, with_timeout: bool, errs: &mut Vec<String>
         &["container", "command"]
     };
     check_keys(exec, allowed, at, errs);
-    if !exec["container"].as_str().is_some_and(|c| !c.is_empty()) {
+    if exec["container"].as_str().is_none_or(|c| c.is_empty()) {
         errs.push(format!("{at}.container: required"));
     }
     check_command(&exec["command"], at, errs);
@@ -186,7 +188,9 @@ fn check_exec(exec: &Value, at: &str, with_timeout: bool, errs: &mut Vec<String>
             .as_array()
             .is_some_and(|a| !a.is_empty() && a.iter().all(|c| c.as_u64().is_some_and(|c| c < 256)))
     {
-        errs.push(format!("{at}.accept-exit-codes: must list exit codes 0-255"));
+        errs.push(format!(
+            "{at}.accept-exit-codes: must list exit codes 0-255"
+        ));
     }
 }
 
@@ -204,7 +208,15 @@ fn format_errors(doc: &Value) -> Vec<String> {
         let at = format!("lifecycle.yaml: steps[{i}] ({name})");
         check_keys(
             step,
-            &["name", "on", "weight", "target", "exec", "gate", "on-failure"],
+            &[
+                "name",
+                "on",
+                "weight",
+                "target",
+                "exec",
+                "gate",
+                "on-failure",
+            ],
             &at,
             &mut errs,
         );
@@ -249,9 +261,11 @@ fn format_errors(doc: &Value) -> Vec<String> {
                 t["kind"].as_str(),
                 Some("StatefulSet" | "Deployment" | "DaemonSet")
             ) {
-                errs.push(format!("{at}.target.kind: StatefulSet, Deployment or DaemonSet"));
+                errs.push(format!(
+                    "{at}.target.kind: StatefulSet, Deployment or DaemonSet"
+                ));
             }
-            if !t["name"].as_str().is_some_and(|n| !n.is_empty()) {
+            if t["name"].as_str().is_none_or(|n| n.is_empty()) {
                 errs.push(format!("{at}.target.name: required with kind"));
             }
         }
@@ -268,13 +282,17 @@ fn format_errors(doc: &Value) -> Vec<String> {
         if !t["order"].is_null() && !t["order"].is_string()
             || !["ordinal", "reverse-ordinal", "parallel"].contains(&order)
         {
-            errs.push(format!("{at}.target.order: ordinal, reverse-ordinal or parallel"));
+            errs.push(format!(
+                "{at}.target.order: ordinal, reverse-ordinal or parallel"
+            ));
         }
         if !t["parallelism"].is_null() {
             if order != "parallel" {
-                errs.push(format!("{at}.target.parallelism: only with order: parallel"));
+                errs.push(format!(
+                    "{at}.target.parallelism: only with order: parallel"
+                ));
             }
-            if !t["parallelism"].as_u64().is_some_and(|p| p >= 1) {
+            if t["parallelism"].as_u64().is_none_or(|p| p < 1) {
                 errs.push(format!("{at}.target.parallelism: an integer >= 1"));
             }
         }
@@ -287,7 +305,12 @@ fn format_errors(doc: &Value) -> Vec<String> {
         }
         let g = &step["gate"];
         if !g.is_null() {
-            check_keys(g, &["exec", "http", "interval", "timeout"], &format!("{at}.gate"), &mut errs);
+            check_keys(
+                g,
+                &["exec", "http", "interval", "timeout"],
+                &format!("{at}.gate"),
+                &mut errs,
+            );
             if g["exec"].is_null() == g["http"].is_null() {
                 errs.push(format!("{at}.gate: exactly one of exec and http"));
             }
@@ -296,7 +319,12 @@ fn format_errors(doc: &Value) -> Vec<String> {
             }
             if !g["http"].is_null() {
                 let h = &g["http"];
-                check_keys(h, &["port", "path", "expect-status"], &format!("{at}.gate.http"), &mut errs);
+                check_keys(
+                    h,
+                    &["port", "path", "expect-status"],
+                    &format!("{at}.gate.http"),
+                    &mut errs,
+                );
                 if !h["port"].as_u64().is_some_and(|p| (1..=65535).contains(&p)) {
                     errs.push(format!("{at}.gate.http.port: a port number"));
                 }
@@ -305,7 +333,9 @@ fn format_errors(doc: &Value) -> Vec<String> {
                 }
                 if !h["expect-status"].is_null()
                     && !h["expect-status"].as_array().is_some_and(|a| {
-                        !a.is_empty() && a.iter().all(|s| s.as_u64().is_some_and(|s| (100..600).contains(&s)))
+                        !a.is_empty()
+                            && a.iter()
+                                .all(|s| s.as_u64().is_some_and(|s| (100..600).contains(&s)))
                     })
                 {
                     errs.push(format!("{at}.gate.http.expect-status: HTTP status codes"));
@@ -349,7 +379,10 @@ fn reference_errors(objects: &[Object], namespace: &str, doc: &Value) -> Vec<Str
     for step in doc["steps"].as_array().into_iter().flatten() {
         let at = format!("step {}", step["name"]);
         let Some(w) = workload(objects, namespace, &step["target"]) else {
-            errs.push(format!("{at}: no {} {} in the manifest", step["target"]["kind"], step["target"]["name"]));
+            errs.push(format!(
+                "{at}: no {} {} in the manifest",
+                step["target"]["kind"], step["target"]["name"]
+            ));
             continue;
         };
         let mut execs = vec![&step["exec"]];
@@ -357,7 +390,10 @@ fn reference_errors(objects: &[Object], namespace: &str, doc: &Value) -> Vec<Str
         for exec in execs.into_iter().filter(|e| !e.is_null()) {
             let cname = exec["container"].as_str().unwrap_or("");
             let Some(c) = container(&w.value, cname) else {
-                errs.push(format!("{at}: {} {} has no container {cname}", w.kind, w.name));
+                errs.push(format!(
+                    "{at}: {} {} has no container {cname}",
+                    w.kind, w.name
+                ));
                 continue;
             };
             errs.extend(missing_scripts(objects, &w.value, c, &exec["command"], &at));
@@ -370,7 +406,10 @@ fn reference_errors(objects: &[Object], namespace: &str, doc: &Value) -> Vec<Str
                 .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
                 .any(|p| p["containerPort"].as_u64() == Some(port));
             if !declared {
-                errs.push(format!("{at}: gate port {port} is no containerPort of {}", w.name));
+                errs.push(format!(
+                    "{at}: gate port {port} is no containerPort of {}",
+                    w.name
+                ));
             }
         }
     }
@@ -380,8 +419,16 @@ fn reference_errors(objects: &[Object], namespace: &str, doc: &Value) -> Vec<Str
 /// A command word that is a path under a ConfigMap volume mount must be a key of that ConfigMap.
 fn missing_scripts(objects: &[Object], w: &Value, c: &Value, cmd: &Value, at: &str) -> Vec<String> {
     let mut errs = Vec::new();
-    let volumes = w["spec"]["template"]["spec"]["volumes"].as_array().cloned().unwrap_or_default();
-    for word in cmd.as_array().into_iter().flatten().filter_map(Value::as_str) {
+    let volumes = w["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for word in cmd
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         for m in c["volumeMounts"].as_array().into_iter().flatten() {
             let (Some(mount), None) = (m["mountPath"].as_str(), m["subPath"].as_str()) else {
                 continue;
@@ -422,7 +469,12 @@ fn lifecycle_of<'a>(r: &'a Rendered, base: &str) -> &'a Value {
     &r.lifecycles
         .iter()
         .find(|(b, _)| b == base)
-        .unwrap_or_else(|| panic!("no lifecycle for {base}; have {:?}", r.lifecycles.iter().map(|l| &l.0).collect::<Vec<_>>()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no lifecycle for {base}; have {:?}",
+                r.lifecycles.iter().map(|l| &l.0).collect::<Vec<_>>()
+            )
+        })
         .1
 }
 
@@ -435,7 +487,8 @@ fn object<'a>(r: &'a Rendered, kind: &str, name: &str) -> &'a Value {
 }
 
 fn pre_stop(w: &Value, container_name: &str) -> Value {
-    container(w, container_name).expect("container")["lifecycle"]["preStop"]["exec"]["command"].clone()
+    container(w, container_name).expect("container")["lifecycle"]["preStop"]["exec"]["command"]
+        .clone()
 }
 
 #[test]
@@ -446,15 +499,34 @@ fn every_lifecycle_renders_follows_the_format_and_names_real_objects() {
             let r = must(&dir, "lc", "team-a", &user);
             for (base, doc) in &r.lifecycles {
                 let errs = format_errors(doc);
-                assert!(errs.is_empty(), "{base}/lifecycle.yaml with {label}:\n{}", errs.join("\n"));
+                assert!(
+                    errs.is_empty(),
+                    "{base}/lifecycle.yaml with {label}:\n{}",
+                    errs.join("\n")
+                );
                 let errs = reference_errors(&r.objects, "team-a", doc);
-                assert!(errs.is_empty(), "{base}/lifecycle.yaml with {label}:\n{}", errs.join("\n"));
+                assert!(
+                    errs.is_empty(),
+                    "{base}/lifecycle.yaml with {label}:\n{}",
+                    errs.join("\n")
+                );
                 seen.insert(base.rsplit('/').next().unwrap().to_string());
             }
         }
     }
-    for want in ["cassandra", "kafka", "spark", "hadoop", "elasticsearch", "redis", "mongodb"] {
-        assert!(seen.contains(want), "{want} has no lifecycle.yaml; seen {seen:?}");
+    for want in [
+        "cassandra",
+        "kafka",
+        "spark",
+        "hadoop",
+        "elasticsearch",
+        "redis",
+        "mongodb",
+    ] {
+        assert!(
+            seen.contains(want),
+            "{want} has no lifecycle.yaml; seen {seen:?}"
+        );
     }
 }
 
@@ -472,7 +544,10 @@ fn stacks_carry_their_components_lifecycle_steps() {
             // Subchart steps target the subchart's objects under the stack's release.
             for s in steps(doc) {
                 assert!(
-                    s["target"]["name"].as_str().unwrap().starts_with(&format!("lab-{c}")),
+                    s["target"]["name"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with(&format!("lab-{c}")),
                     "{stack}/{c}: {s}"
                 );
             }
@@ -500,7 +575,11 @@ fn lifecycle_files_match_the_shared_schema_when_it_exists() {
                     .iter_errors(&doc)
                     .map(|e| format!("{}: {e}", e.instance_path()))
                     .collect();
-                assert!(errs.is_empty(), "{base}/lifecycle.yaml with {label}:\n{}", errs.join("\n"));
+                assert!(
+                    errs.is_empty(),
+                    "{base}/lifecycle.yaml with {label}:\n{}",
+                    errs.join("\n")
+                );
                 checked += 1;
             }
         }
@@ -520,12 +599,28 @@ fn the_format_check_rejects_bad_steps() {
     let cases = [
         ("/steps/0/name", json!("Drain"), "name"),
         ("/steps/0/on", json!(["pre-drain"]), "unknown event"),
-        ("/steps/0/target/pods", json!("removed"), "only with on: [pre-scale-down]"),
+        (
+            "/steps/0/target/pods",
+            json!("removed"),
+            "only with on: [pre-scale-down]",
+        ),
         ("/steps/0/target/kind", json!("Job"), "target.kind"),
-        ("/steps/0/target/parallelism", json!(2), "only with order: parallel"),
-        ("/steps/0/exec/timeout", json!("5 minutes"), "not a duration"),
+        (
+            "/steps/0/target/parallelism",
+            json!(2),
+            "only with order: parallel",
+        ),
+        (
+            "/steps/0/exec/timeout",
+            json!("5 minutes"),
+            "not a duration",
+        ),
         ("/steps/0/exec/command", json!([]), "command"),
-        ("/steps/0/gate/exec", json!({"container": "c", "command": ["true"]}), "exactly one"),
+        (
+            "/steps/0/gate/exec",
+            json!({"container": "c", "command": ["true"]}),
+            "exactly one",
+        ),
         ("/steps/0/on-failure", json!("retry"), "on-failure"),
         ("/steps/0/extra", json!(1), "unknown field `extra`"),
     ];
@@ -534,11 +629,17 @@ fn the_format_check_rejects_bad_steps() {
         let (parent, key) = pointer.rsplit_once('/').unwrap();
         bad.pointer_mut(parent).unwrap()[key] = value;
         let errs = format_errors(&bad);
-        assert!(errs.iter().any(|e| e.contains(want) && e.contains("steps[0] (")), "{pointer}: {errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.contains(want) && e.contains("steps[0] (")),
+            "{pointer}: {errs:?}"
+        );
     }
     let mut no_exec = good.clone();
     no_exec["steps"][0].as_object_mut().unwrap().remove("exec");
-    assert!(format_errors(&no_exec).iter().any(|e| e.contains("exec: required")));
+    assert!(format_errors(&no_exec)
+        .iter()
+        .any(|e| e.contains("exec: required")));
     no_exec["steps"][0]["on"] = json!(["rollout"]);
     assert_eq!(format_errors(&no_exec), Vec::<String>::new());
     let objects = must(&chart_dir("cassandra"), "ring", "db", &json!({})).objects;
@@ -546,7 +647,9 @@ fn the_format_check_rejects_bad_steps() {
     wrong["steps"][0]["target"]["name"] = json!("ring-cassandra");
     assert!(reference_errors(&objects, "db", &wrong)[0].contains("has no container c"));
     wrong["steps"][0]["target"]["name"] = json!("ring-nothing");
-    assert!(reference_errors(&objects, "db", &wrong)[0].contains("no \"StatefulSet\" \"ring-nothing\""));
+    assert!(
+        reference_errors(&objects, "db", &wrong)[0].contains("no \"StatefulSet\" \"ring-nothing\"")
+    );
 }
 
 #[test]
@@ -564,15 +667,29 @@ fn cassandra_drains_on_delete_and_rollback_and_decommissions_on_scale_down() {
     assert_eq!(dec["target"]["order"], json!("reverse-ordinal"));
     assert_eq!(dec["exec"]["command"], json!(["nodetool", "decommission"]));
     let gate = dec["gate"]["exec"]["command"][2].as_str().unwrap();
-    assert!(gate.contains("nodetool status") && gate.contains("DECOMMISSIONED"), "{gate}");
+    assert!(
+        gate.contains("nodetool status") && gate.contains("DECOMMISSIONED"),
+        "{gate}"
+    );
     assert_eq!(dec["on-failure"], json!("abort"));
     // The preStop drain leaves a node the steps drained or decommissioned alone.
     let pre = pre_stop(object(&r, "StatefulSet", "ring-cassandra"), "cassandra");
     let pre = pre[2].as_str().unwrap();
-    assert!(pre.contains("DRAINED|DECOMMISSIONED") && pre.ends_with("nodetool drain"), "{pre}");
+    assert!(
+        pre.contains("DRAINED|DECOMMISSIONED") && pre.ends_with("nodetool drain"),
+        "{pre}"
+    );
     // fullnameOverride moves the target with the StatefulSet.
-    let r = must(&chart_dir("cassandra"), "ring", "db", &json!({"fullnameOverride": "cass"}));
-    assert_eq!(step(lifecycle_of(&r, "cassandra"), "drain")["target"]["name"], json!("cass"));
+    let r = must(
+        &chart_dir("cassandra"),
+        "ring",
+        "db",
+        &json!({"fullnameOverride": "cass"}),
+    );
+    assert_eq!(
+        step(lifecycle_of(&r, "cassandra"), "drain")["target"]["name"],
+        json!("cass")
+    );
 }
 
 #[test]
@@ -586,7 +703,12 @@ fn kafka_rolls_one_broker_at_a_time_gated_on_under_replicated_partitions() {
         .unwrap()
         .to_string();
     assert!(props.contains("controlled.shutdown.enable=true"), "{props}");
-    assert!(sts["spec"]["template"]["spec"]["terminationGracePeriodSeconds"].as_u64().unwrap() >= 60);
+    assert!(
+        sts["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+            .as_u64()
+            .unwrap()
+            >= 60
+    );
     let doc = lifecycle_of(&r, "kafka");
     assert_eq!(steps(doc).len(), 1);
     let roll = step(doc, "rollout-brokers");
@@ -602,26 +724,55 @@ fn kafka_rolls_one_broker_at_a_time_gated_on_under_replicated_partitions() {
     );
 
     // Split roles: controllers first, then brokers.
-    let r = must(&dir, "bus", "streams", &json!({"kraft": {"roles": "split"}}));
+    let r = must(
+        &dir,
+        "bus",
+        "streams",
+        &json!({"kraft": {"roles": "split"}}),
+    );
     let doc = lifecycle_of(&r, "kafka");
-    let names: Vec<&str> = steps(doc).iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = steps(doc)
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["rollout-controllers", "rollout-brokers"]);
-    assert_eq!(step(doc, "rollout-controllers")["target"]["name"], json!("bus-kafka-controller"));
-    assert!(step(doc, "rollout-controllers")["weight"].as_i64() < step(doc, "rollout-brokers")["weight"].as_i64());
-    assert_eq!(step(doc, "rollout-brokers")["target"]["name"], json!("bus-kafka-broker"));
-    assert!(step(doc, "rollout-controllers")["gate"]["exec"]["command"][2]
-        .as_str()
-        .unwrap()
-        .contains("kafka-metadata-quorum.sh --bootstrap-controller localhost:9093"));
+    assert_eq!(
+        step(doc, "rollout-controllers")["target"]["name"],
+        json!("bus-kafka-controller")
+    );
+    assert!(
+        step(doc, "rollout-controllers")["weight"].as_i64()
+            < step(doc, "rollout-brokers")["weight"].as_i64()
+    );
+    assert_eq!(
+        step(doc, "rollout-brokers")["target"]["name"],
+        json!("bus-kafka-broker")
+    );
+    assert!(
+        step(doc, "rollout-controllers")["gate"]["exec"]["command"][2]
+            .as_str()
+            .unwrap()
+            .contains("kafka-metadata-quorum.sh --bootstrap-controller localhost:9093")
+    );
 
     // Kubernetes' own rolling update: no rollout step fighting it.
-    let r = must(&dir, "bus", "streams", &json!({"updateStrategy": "RollingUpdate"}));
+    let r = must(
+        &dir,
+        "bus",
+        "streams",
+        &json!({"updateStrategy": "RollingUpdate"}),
+    );
     assert!(steps(lifecycle_of(&r, "kafka")).is_empty());
 }
 
 #[test]
 fn spark_workers_decommission_with_the_pre_stop_command() {
-    let r = must(&chart_dir("spark"), "lab", "lab1", &json!({"worker": {"replicaCount": 4}}));
+    let r = must(
+        &chart_dir("spark"),
+        "lab",
+        "lab1",
+        &json!({"worker": {"replicaCount": 4}}),
+    );
     let doc = lifecycle_of(&r, "spark");
     let worker = object(&r, "Deployment", "lab-spark-worker");
     let pre = pre_stop(worker, "worker");
@@ -650,12 +801,24 @@ fn hadoop_decommissions_removed_datanodes_until_the_namenode_says_so() {
     assert_eq!(s["target"]["order"], json!("reverse-ordinal"));
     let cm = &object(&r, "ConfigMap", "dfs-hadoop-config")["data"];
     // The request lands in HDFS; the NameNode side turns it into the exclude file + refresh.
-    assert!(cm["decommission-datanode.sh"].as_str().unwrap().contains("hdfs dfs -put -f -"));
+    assert!(cm["decommission-datanode.sh"]
+        .as_str()
+        .unwrap()
+        .contains("hdfs dfs -put -f -"));
     let sync = cm["sync-exclude.sh"].as_str().unwrap();
     assert!(sync.contains("dfs.exclude") && sync.contains("hdfs dfsadmin -refreshNodes"));
-    assert!(cm["hdfs-site.xml"].as_str().unwrap().contains("/data/namenode/dfs.exclude"));
-    assert!(cm["start-datanode.sh"].as_str().unwrap().contains("-rm -f -skipTrash"));
-    assert_eq!(s["gate"]["exec"]["command"], json!(["/bin/bash", "/scripts/datanode-decommissioned.sh"]));
+    assert!(cm["hdfs-site.xml"]
+        .as_str()
+        .unwrap()
+        .contains("/data/namenode/dfs.exclude"));
+    assert!(cm["start-datanode.sh"]
+        .as_str()
+        .unwrap()
+        .contains("-rm -f -skipTrash"));
+    assert_eq!(
+        s["gate"]["exec"]["command"],
+        json!(["/bin/bash", "/scripts/datanode-decommissioned.sh"])
+    );
     let dn = object(&r, "StatefulSet", "dfs-hadoop-datanode");
     assert_eq!(
         container(dn, "datanode").unwrap()["command"],
@@ -666,25 +829,45 @@ fn hadoop_decommissions_removed_datanodes_until_the_namenode_says_so() {
 #[test]
 fn elasticsearch_excludes_removed_data_nodes_like_its_pre_stop_hook() {
     let dir = chart_dir("elasticsearch");
-    let r = must(&dir, "s", "search", &json!({"topology": "split", "data": {"replicaCount": 3}}));
+    let r = must(
+        &dir,
+        "s",
+        "search",
+        &json!({"topology": "split", "data": {"replicaCount": 3}}),
+    );
     let doc = lifecycle_of(&r, "elasticsearch");
     let s = step(doc, "drain-removed-data-nodes");
     assert_eq!(s["target"]["name"], json!("s-elasticsearch-data"));
     assert_eq!(s["target"]["pods"], json!("removed"));
     let script = s["exec"]["command"][2].as_str().unwrap();
-    let pre = pre_stop(object(&r, "StatefulSet", "s-elasticsearch-data"), "elasticsearch");
+    let pre = pre_stop(
+        object(&r, "StatefulSet", "s-elasticsearch-data"),
+        "elasticsearch",
+    );
     let pre = pre[2].as_str().unwrap();
     // The step is the preStop drain, with a default for the timeout the env may not carry.
     let (first, rest) = script.split_once('\n').unwrap();
-    assert!(first.starts_with("DRAIN_TIMEOUT_SECONDS=${DRAIN_TIMEOUT_SECONDS:-"), "{first}");
+    assert!(
+        first.starts_with("DRAIN_TIMEOUT_SECONDS=${DRAIN_TIMEOUT_SECONDS:-"),
+        "{first}"
+    );
     assert_eq!(rest.trim_end(), pre.trim_end());
-    assert!(pre.contains("${excluded:+$excluded,}$HOSTNAME"), "excluded names accumulate: {pre}");
+    assert!(
+        pre.contains("${excluded:+$excluded,}$HOSTNAME"),
+        "excluded names accumulate: {pre}"
+    );
     let http = &s["gate"]["http"];
     assert_eq!(http["port"], json!(9200));
-    assert!(http["path"].as_str().unwrap().contains("wait_for_no_relocating_shards=true"));
+    assert!(http["path"]
+        .as_str()
+        .unwrap()
+        .contains("wait_for_no_relocating_shards=true"));
     // A node back from a stop takes only its own name off the list.
-    let post = container(object(&r, "StatefulSet", "s-elasticsearch-data"), "elasticsearch").unwrap()
-        ["lifecycle"]["postStart"]["exec"]["command"][2]
+    let post = container(
+        object(&r, "StatefulSet", "s-elasticsearch-data"),
+        "elasticsearch",
+    )
+    .unwrap()["lifecycle"]["postStart"]["exec"]["command"][2]
         .as_str()
         .unwrap()
         .to_string();
@@ -697,10 +880,16 @@ fn elasticsearch_excludes_removed_data_nodes_like_its_pre_stop_hook() {
         "search",
         &json!({"security": {"enabled": true, "existingSecret": "es-secret"}}),
     );
-    let s = step(lifecycle_of(&r, "elasticsearch"), "drain-removed-data-nodes");
+    let s = step(
+        lifecycle_of(&r, "elasticsearch"),
+        "drain-removed-data-nodes",
+    );
     assert_eq!(s["target"]["name"], json!("s-elasticsearch"));
     assert!(s["gate"]["http"].is_null());
-    assert!(s["gate"]["exec"]["command"][2].as_str().unwrap().contains("elastic:$ELASTIC_PASSWORD"));
+    assert!(s["gate"]["exec"]["command"][2]
+        .as_str()
+        .unwrap()
+        .contains("elastic:$ELASTIC_PASSWORD"));
 }
 
 #[test]
@@ -708,19 +897,41 @@ fn mongodb_and_redis_hand_over_before_a_leaving_primary_goes() {
     let r = must(&chart_dir("mongodb"), "docs", "db", &json!({}));
     let s = step(lifecycle_of(&r, "mongodb"), "step-down-leaving-primary");
     assert_eq!(s["target"]["pods"], json!("removed"));
-    assert_eq!(s["exec"]["command"], pre_stop(object(&r, "StatefulSet", "docs-mongodb"), "mongod"));
-    assert!(s["gate"]["exec"]["command"][2].as_str().unwrap().contains("isWritablePrimary ? 1 : 0"));
+    assert_eq!(
+        s["exec"]["command"],
+        pre_stop(object(&r, "StatefulSet", "docs-mongodb"), "mongod")
+    );
+    assert!(s["gate"]["exec"]["command"][2]
+        .as_str()
+        .unwrap()
+        .contains("isWritablePrimary ? 1 : 0"));
 
     let r = must(&chart_dir("redis"), "cache", "db", &json!({}));
     let doc = lifecycle_of(&r, "redis");
-    let names: Vec<&str> = steps(doc).iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["no-promotion-of-leaving-replicas", "hand-over-master"]);
+    let names: Vec<&str> = steps(doc)
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["no-promotion-of-leaving-replicas", "hand-over-master"]
+    );
     let hand = step(doc, "hand-over-master");
-    assert_eq!(hand["exec"]["command"], pre_stop(object(&r, "StatefulSet", "cache-redis"), "redis"));
-    assert!(step(doc, "no-promotion-of-leaving-replicas")["exec"]["command"][2]
-        .as_str()
-        .unwrap()
-        .contains("config set replica-priority 0"));
-    let r = must(&chart_dir("redis"), "cache", "db", &json!({"architecture": "cluster"}));
+    assert_eq!(
+        hand["exec"]["command"],
+        pre_stop(object(&r, "StatefulSet", "cache-redis"), "redis")
+    );
+    assert!(
+        step(doc, "no-promotion-of-leaving-replicas")["exec"]["command"][2]
+            .as_str()
+            .unwrap()
+            .contains("config set replica-priority 0")
+    );
+    let r = must(
+        &chart_dir("redis"),
+        "cache",
+        "db",
+        &json!({"architecture": "cluster"}),
+    );
     assert!(steps(lifecycle_of(&r, "redis")).is_empty());
 }

@@ -271,7 +271,9 @@ fn every_container_is_bounded_and_confined() {
                     let init = spec["initContainers"]
                         .as_array()
                         .is_some_and(|a| a.iter().any(|i| i["name"] == c["name"]));
-                    if !init && matches!(o.kind.as_str(), "StatefulSet" | "Deployment" | "DaemonSet") {
+                    if !init
+                        && matches!(o.kind.as_str(), "StatefulSet" | "Deployment" | "DaemonSet")
+                    {
                         assert!(
                             !c["readinessProbe"].is_null(),
                             "{who}: container {} has no readiness probe",
@@ -444,7 +446,9 @@ fn cassandra_drains_before_stop_and_keeps_one_node_down_at_most() {
     );
     let spec = &find(&out, "StatefulSet", "ring-cassandra")["spec"]["template"]["spec"];
     let c = &spec["containers"][0];
-    let pre_stop = c["lifecycle"]["preStop"]["exec"]["command"][2].as_str().unwrap();
+    let pre_stop = c["lifecycle"]["preStop"]["exec"]["command"][2]
+        .as_str()
+        .unwrap();
     assert!(pre_stop.ends_with("|| nodetool drain"), "{pre_stop}");
     assert!(pre_stop.contains("DRAINED|DECOMMISSIONED"), "{pre_stop}");
     assert_eq!(spec["terminationGracePeriodSeconds"], json!(1800));
@@ -655,7 +659,10 @@ fn spark_worker_limits_are_mirrored_into_spark() {
     let pre = c["lifecycle"]["preStop"]["exec"]["command"][2]
         .as_str()
         .unwrap();
-    assert!(pre.contains("kill -PWR") && pre.starts_with("[ -e /tmp/decommissioned ] ||"), "{pre}");
+    assert!(
+        pre.contains("kill -PWR") && pre.starts_with("[ -e /tmp/decommissioned ] ||"),
+        "{pre}"
+    );
     let err = template(
         &chart_dir("spark"),
         "lab",
@@ -1394,7 +1401,10 @@ fn hadoop_mirrors_yarn_limits_and_can_decommission_datanodes() {
     );
     // DataNodes request decommission through HDFS; the NameNode side writes the exclude file.
     let request = cm["decommission-datanode.sh"].as_str().unwrap();
-    assert!(request.contains("/system/stackpkg/decommission/$HOSTNAME"), "{request}");
+    assert!(
+        request.contains("/system/stackpkg/decommission/$HOSTNAME"),
+        "{request}"
+    );
     let sync = cm["sync-exclude.sh"].as_str().unwrap();
     assert!(
         sync.contains("/data/namenode/dfs.exclude") && sync.contains("dfsadmin -refreshNodes"),
@@ -1405,7 +1415,10 @@ fn hadoop_mirrors_yarn_limits_and_can_decommission_datanodes() {
         .unwrap()
         .contains("/scripts/sync-exclude.sh"));
     let gate = cm["datanode-decommissioned.sh"].as_str().unwrap();
-    assert!(gate.contains("Decommission Status : Decommissioned"), "{gate}");
+    assert!(
+        gate.contains("Decommission Status : Decommissioned"),
+        "{gate}"
+    );
     find(&out, "StatefulSet", "dfs-hadoop-namenode");
     assert_eq!(
         find(&out, "StatefulSet", "dfs-hadoop-datanode")["spec"]["replicas"],

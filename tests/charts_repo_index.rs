@@ -105,7 +105,10 @@ fn check_names_the_stale_chart_and_a_rebuild_fixes_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("zookeeper: repo-index/zookeeper-"), "{err}");
-    assert!(!err.contains("cassandra:"), "only the changed chart is named: {err}");
+    assert!(
+        !err.contains("cassandra:"),
+        "only the changed chart is named: {err}"
+    );
     assert!(err.contains("index.yaml"), "{err}");
     // --check writes nothing.
     assert_eq!(
@@ -114,15 +117,33 @@ fn check_names_the_stale_chart_and_a_rebuild_fixes_it() {
     );
 
     let out = script(tree, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = script(tree, &["--check"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Only the changed entry moved: the others kept their `created` dates.
-    let old: Value = serde_yaml::from_slice(&std::fs::read(root().join("repo-index/index.yaml")).unwrap()).unwrap();
-    let new: Value = serde_yaml::from_slice(&std::fs::read(tree.join("repo-index/index.yaml")).unwrap()).unwrap();
+    let old: Value =
+        serde_yaml::from_slice(&std::fs::read(root().join("repo-index/index.yaml")).unwrap())
+            .unwrap();
+    let new: Value =
+        serde_yaml::from_slice(&std::fs::read(tree.join("repo-index/index.yaml")).unwrap())
+            .unwrap();
     assert_eq!(old["entries"]["cassandra"], new["entries"]["cassandra"]);
-    assert_ne!(old["entries"]["zookeeper"][0]["digest"], new["entries"]["zookeeper"][0]["digest"]);
-    assert_eq!(new["entries"]["zookeeper"][0]["created"], "2023-11-14T22:13:20Z");
+    assert_ne!(
+        old["entries"]["zookeeper"][0]["digest"],
+        new["entries"]["zookeeper"][0]["digest"]
+    );
+    assert_eq!(
+        new["entries"]["zookeeper"][0]["created"],
+        "2023-11-14T22:13:20Z"
+    );
 
     let out = script(tree, &["--bogus"]);
     assert_eq!(out.status.code(), Some(2));
