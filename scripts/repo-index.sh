@@ -45,7 +45,8 @@ done
 build() {
   local out=$1 dir
   mkdir -p "$out"
-  if [ -d repo-index ]; then
+  # Start from the published packages and index (their `created` dates) unless building in place.
+  if [ -d repo-index ] && [ "$out" != repo-index ]; then
     find repo-index -maxdepth 1 \( -name '*.tgz' -o -name index.yaml \) -exec cp {} "$out"/ \;
   fi
   for dir in "${charts[@]}"; do
