@@ -148,3 +148,81 @@ fn check_names_the_stale_chart_and_a_rebuild_fixes_it() {
     let out = script(tree, &["--bogus"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The documented way in: `repo serve` a copy of repo-index/, `repo add stackpkg <url>`, then
+/// search and pull (which checks the digest) as a user does.
+#[test]
+fn repo_add_stackpkg_serves_every_chart() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let served = tmp.path().join("repo-index");
+    copy_dir(&root().join("repo-index"), &served);
+    let bin = env!("CARGO_BIN_EXE_stackpkg");
+    let mut server = Command::new(bin)
+        .args(["repo", "serve"])
+        .arg(&served)
+        .args(["--addr", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .filter(|u| u.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    let run = |args: &[&str]| {
+        let out = Command::new(bin)
+            .args(args)
+            .env("STACKPKG_CONFIG_HOME", tmp.path().join("config"))
+            .env("STACKPKG_CACHE_HOME", tmp.path().join("cache"))
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let results = (|| {
+        let add = run(&["repo", "add", "stackpkg", &url]);
+        let search = run(&["search", "repo", "stackpkg/", "-o", "json"]);
+        let pull = run(&[
+            "pull",
+            "stackpkg/streaming-analytics",
+            "-d",
+            tmp.path().join("pulled").to_str().unwrap(),
+        ]);
+        (add, search, pull)
+    })();
+    server.kill().ok();
+    server.wait().ok();
+    let (add, search, pull) = results;
+    assert!(add.0, "repo add: {}", add.2);
+    assert!(search.0, "search: {}", search.2);
+    let found: Value = serde_json::from_str(&search.1).unwrap();
+    let names: Vec<&str> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    for (name, _) in charts() {
+        assert!(
+            names.contains(&format!("stackpkg/{name}").as_str()),
+            "{name} not found: {names:?}"
+        );
+    }
+    assert!(pull.0, "pull: {}", pull.2);
+    assert!(tmp
+        .path()
+        .join("pulled/streaming-analytics-0.1.0.tgz")
+        .is_file());
+}
