@@ -131,7 +131,7 @@ pub async fn diff(driver: &dyn Driver, req: &DiffRequest) -> Result<DiffResult> 
     let from = format!("revision {}", cur.revision);
     Ok(DiffResult {
         from_revision: cur.revision,
-        objects: compare(&old, &new, req, &from, &to),
+        objects: compare(&old, &new, req, &history, (&from, &to)),
         to,
     })
 }
@@ -148,14 +148,54 @@ fn key(o: &Object, ns: &str) -> Key {
     )
 }
 
-fn label(o: &Object) -> String {
-    match &o.namespace {
-        Some(ns) => format!("{} {ns}/{}", o.kind, o.name),
-        None => format!("{} {}", o.kind, o.name),
+/// Kinds that are never namespaced, for headers of objects that set no namespace (the
+/// manifest is compared before discovery fills namespaces in).
+const CLUSTER_SCOPED: &[&str] = &[
+    "APIService",
+    "CSIDriver",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "IngressClass",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PriorityClass",
+    "RuntimeClass",
+    "StorageClass",
+    "ValidatingWebhookConfiguration",
+];
+
+/// `Kind ns/name`, or `Kind name` for cluster-scoped objects: known kinds, and kinds the
+/// release's stored resources show without a namespace (custom resources).
+fn label(o: &Object, ns: &str, history: &[Release]) -> String {
+    let cluster_scoped = o.namespace.is_none()
+        && (CLUSTER_SCOPED.contains(&o.kind.as_str())
+            || history.iter().any(|r| {
+                r.resources.iter().any(|x| {
+                    x.kind == o.kind && x.api_version == o.api_version && x.namespace.is_none()
+                })
+            }));
+    if cluster_scoped {
+        format!("{} {}", o.kind, o.name)
+    } else {
+        format!(
+            "{} {}/{}",
+            o.kind,
+            o.namespace.as_deref().unwrap_or(ns),
+            o.name
+        )
     }
 }
 
-fn compare(old: &[Object], new: &[Object], req: &DiffRequest, from: &str, to: &str) -> Vec<ObjectDiff> {
+fn compare(
+    old: &[Object],
+    new: &[Object],
+    req: &DiffRequest,
+    history: &[Release],
+    (from, to): (&str, &str),
+) -> Vec<ObjectDiff> {
     let ns = &req.namespace;
     let old_by_key: BTreeMap<Key, &Object> = old.iter().map(|o| (key(o, ns), o)).collect();
     let new_keys: BTreeMap<Key, ()> = new.iter().map(|o| (key(o, ns), ())).collect();
@@ -177,7 +217,7 @@ fn compare(old: &[Object], new: &[Object], req: &DiffRequest, from: &str, to: &s
             .header(from, to)
             .to_string();
         out.push(ObjectDiff {
-            object: label(o),
+            object: label(o, ns, history),
             change,
             unified,
         });

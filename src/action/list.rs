@@ -57,8 +57,8 @@ mod tests {
             r.status = status;
             d.put(&r).await.unwrap();
         }
-        let names = |req: ListRequest| {
-            let d = &d;
+        let d = &d;
+        let names = move |req: ListRequest| {
             async move {
                 list(d, &req)
                     .await

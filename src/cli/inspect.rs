@@ -400,9 +400,9 @@ pub fn get(cmd: GetCommand) -> Result<()> {
             }
             GetCommand::Hooks { common, output } => {
                 if let Some(h) = get::hooks(&fetch(&common).await?) {
-                    match (output, &h) {
-                        (DataOutput::Yaml, _) => print_text(&hooks_text(&h)),
-                        (DataOutput::Json, _) => print_data(&h, DataOutput::Json),
+                    match output {
+                        DataOutput::Yaml => print_text(&hooks_text(&h)),
+                        DataOutput::Json => print_data(&h, DataOutput::Json),
                     }
                 }
             }

@@ -186,14 +186,16 @@ impl KubeDriver {
                 rel.namespace
             )));
         }
-        let labelled = label(head, "name");
-        if labelled != Some(rel.name.as_str()) || label(head, "version") != Some(&rel.revision.to_string()) {
+        // `list` trusts the labels; a head whose labels disagree with its record is corrupt.
+        let (lname, lversion) = (label(head, "name"), label(head, "version"));
+        if lname != Some(rel.name.as_str()) || lversion != Some(rel.revision.to_string().as_str())
+        {
             return Err(bad(format!(
                 "record is {}.v{} but its labels say {}.v{}",
                 rel.name,
                 rel.revision,
-                labelled.unwrap_or("?"),
-                label(head, "version").unwrap_or("?")
+                lname.unwrap_or("?"),
+                lversion.unwrap_or("?")
             )));
         }
         Ok(rel)
