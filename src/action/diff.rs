@@ -249,7 +249,7 @@ pub fn mask_secret(v: &mut Value) {
     for field in ["data", "stringData"] {
         if let Some(Value::Object(m)) = v.get_mut(field) {
             for val in m.values_mut() {
-                let text = match val {
+                let text = match &*val {
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
