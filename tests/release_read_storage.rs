@@ -92,6 +92,7 @@ async fn configmaps_driver_round_trip_chunks_and_delete() {
     d.put(&small).await.unwrap();
     small.revision = 2;
     small.status = Status::Deployed;
+    small.chart.app_version = Some("2.0".into());
     d.put(&small).await.unwrap();
 
     let cms = of_kind(&sim, "ConfigMap");

@@ -179,7 +179,7 @@ pub enum Color {
 #[derive(Debug, clap::Subcommand)]
 pub enum DiffCommand {
     /// What `upgrade NAME CHART` with these values would change
-    #[command(after_help = "Example:\n  stackpkg diff upgrade cass charts/cassandra -n data --set replicas=5")]
+    #[command(disable_version_flag = true, after_help = "Example:\n  stackpkg diff upgrade cass charts/cassandra -n data --set replicas=5")]
     Upgrade {
         /// Release name
         #[arg(value_parser = parse_release_name)]
