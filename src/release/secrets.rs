@@ -103,6 +103,63 @@ impl KubeDriver {
         self
     }
 
+    /// The objects that store `r`: its chunk objects (if any), then the head. `put` applies
+    /// them in this order; tests seed clusters with them directly.
+    pub fn objects(&self, r: &Release) -> Vec<Value> {
+        let mut out = Vec::new();
+        let bytes = codec::encode(r);
+        let parts: Vec<&[u8]> = bytes.chunks(self.chunk_size).collect();
+        let head_name = secret_name(&r.name, r.revision);
+        let version = r.revision.to_string();
+        let field = self.layout.data_field;
+        for (i, part) in parts.iter().enumerate().skip(1) {
+            let mut chunk = json!({
+                "apiVersion": "v1",
+                "kind": self.layout.kind,
+                "metadata": {
+                    "name": format!("{head_name}.c{i}"),
+                    "namespace": r.namespace,
+                    "labels": {"owner": CHUNK_OWNER, "name": r.name, "version": version},
+                },
+                (field): {"release": b64().encode(part)},
+            });
+            if let Some((_, t)) = self.layout.types {
+                chunk["type"] = t.into();
+            }
+            out.push(chunk);
+        }
+        let mut annotations = BTreeMap::new();
+        if parts.len() > 1 {
+            annotations.insert(CHUNKS_ANNOTATION, parts.len().to_string());
+            annotations.insert(SHA_ANNOTATION, hex::encode(Sha256::digest(&bytes)));
+        }
+        annotations.insert(CHART_ANNOTATION, r.chart.name.clone());
+        annotations.insert(CHART_VERSION_ANNOTATION, r.chart.version.clone());
+        if let Some(v) = &r.chart.app_version {
+            annotations.insert(APP_VERSION_ANNOTATION, v.clone());
+        }
+        annotations.insert(UPDATED_ANNOTATION, r.last_deployed.clone());
+        if r.description.len() <= MAX_DESCRIPTION_ANNOTATION {
+            annotations.insert(DESCRIPTION_ANNOTATION, r.description.clone());
+        }
+        let mut head = json!({
+            "apiVersion": "v1",
+            "kind": self.layout.kind,
+            "metadata": {
+                "name": head_name,
+                "namespace": r.namespace,
+                "labels": {"owner": OWNER, "name": r.name, "status": r.status.as_str(), "version": version},
+                "annotations": annotations,
+            },
+            (field): {"release": b64().encode(parts.first().copied().unwrap_or(&[]))},
+        });
+        if let Some((t, _)) = self.layout.types {
+            head["type"] = t.into();
+        }
+        out.push(head);
+        out
+    }
+
     fn object_ref(&self, namespace: &str, name: String) -> ObjectRef {
         ObjectRef {
             api_version: "v1".into(),
@@ -300,58 +357,11 @@ impl Driver for KubeDriver {
     }
 
     async fn put(&self, r: &Release) -> Result<(), ReleaseError> {
-        let bytes = codec::encode(r);
-        let parts: Vec<&[u8]> = bytes.chunks(self.chunk_size).collect();
-        let head_name = secret_name(&r.name, r.revision);
-        let version = r.revision.to_string();
-        let field = self.layout.data_field;
-        for (i, part) in parts.iter().enumerate().skip(1) {
-            let mut chunk = json!({
-                "apiVersion": "v1",
-                "kind": self.layout.kind,
-                "metadata": {
-                    "name": format!("{head_name}.c{i}"),
-                    "namespace": r.namespace,
-                    "labels": {"owner": CHUNK_OWNER, "name": r.name, "version": version},
-                },
-                (field): {"release": b64().encode(part)},
-            });
-            if let Some((_, t)) = self.layout.types {
-                chunk["type"] = t.into();
-            }
-            self.cluster.apply(&chunk, &ApplyOptions::default()).await?;
+        // Chunks before the head. Server-side apply: keys dropped from our manifest (a
+        // vanished chunk annotation) are removed because we own them.
+        for obj in self.objects(r) {
+            self.cluster.apply(&obj, &ApplyOptions::default()).await?;
         }
-        let mut annotations = BTreeMap::new();
-        if parts.len() > 1 {
-            annotations.insert(CHUNKS_ANNOTATION, parts.len().to_string());
-            annotations.insert(SHA_ANNOTATION, hex::encode(Sha256::digest(&bytes)));
-        }
-        annotations.insert(CHART_ANNOTATION, r.chart.name.clone());
-        annotations.insert(CHART_VERSION_ANNOTATION, r.chart.version.clone());
-        if let Some(v) = &r.chart.app_version {
-            annotations.insert(APP_VERSION_ANNOTATION, v.clone());
-        }
-        annotations.insert(UPDATED_ANNOTATION, r.last_deployed.clone());
-        if r.description.len() <= MAX_DESCRIPTION_ANNOTATION {
-            annotations.insert(DESCRIPTION_ANNOTATION, r.description.clone());
-        }
-        let mut head = json!({
-            "apiVersion": "v1",
-            "kind": self.layout.kind,
-            "metadata": {
-                "name": head_name,
-                "namespace": r.namespace,
-                "labels": {"owner": OWNER, "name": r.name, "status": r.status.as_str(), "version": version},
-                "annotations": annotations,
-            },
-            (field): {"release": b64().encode(parts.first().copied().unwrap_or(&[]))},
-        });
-        if let Some((t, _)) = self.layout.types {
-            head["type"] = t.into();
-        }
-        // Server-side apply: keys dropped from our manifest (a vanished chunk annotation)
-        // are removed because we own them.
-        self.cluster.apply(&head, &ApplyOptions::default()).await?;
         Ok(())
     }
 
