@@ -21,11 +21,7 @@ impl Env {
         let kc = dir.path().join("kubeconfig");
         sim.write_kubeconfig(&kc).unwrap();
         chart(&dir.path().join("app"));
-        Env {
-            _sim: sim,
-            dir,
-            kc,
-        }
+        Env { _sim: sim, dir, kc }
     }
 
     fn chart(&self) -> String {
@@ -189,15 +185,15 @@ fn list_filters_statuses_and_formats() {
     );
     // Regex filter on the name, unanchored.
     assert_eq!(
-        names(&json(&env.ok(&[
-            "list", "-A", "--filter", "^web", "-o", "json"
-        ]))),
+        names(&json(
+            &env.ok(&["list", "-A", "--filter", "^web", "-o", "json"])
+        )),
         ["web", "web2"]
     );
     assert_eq!(
-        names(&json(&env.ok(&[
-            "list", "-A", "--filter", "d", "-o", "json"
-        ]))),
+        names(&json(
+            &env.ok(&["list", "-A", "--filter", "d", "-o", "json"])
+        )),
         ["db"]
     );
     // One namespace only without -A.
@@ -212,7 +208,10 @@ fn list_filters_statuses_and_formats() {
     let t = env.ok(&["list", "-n", "data"]);
     let lines: Vec<&str> = t.lines().collect();
     assert_eq!(lines.len(), 2, "{t}");
-    assert!(lines[0].starts_with("NAME  NAMESPACE  REVISION  UPDATED"), "{t}");
+    assert!(
+        lines[0].starts_with("NAME  NAMESPACE  REVISION  UPDATED"),
+        "{t}"
+    );
     assert!(
         lines[1].starts_with("db    data       2         ")
             && lines[1].ends_with("deployed  app-1.0.0  2.0"),
@@ -221,7 +220,10 @@ fn list_filters_statuses_and_formats() {
 
     // Garbage: bad regex and unknown status are usage errors naming the problem.
     let e = env.fails(&["list", "--filter", "(web"], 2);
-    assert!(e.contains("--filter") && e.contains("invalid regular expression"), "{e}");
+    assert!(
+        e.contains("--filter") && e.contains("invalid regular expression"),
+        "{e}"
+    );
     let e = env.fails(&["list", "--status", "done"], 2);
     assert!(e.contains("unknown status \"done\""), "{e}");
     let e = env.fails(&["list", "-o", "xml"], 2);
@@ -266,7 +268,10 @@ fn history_status_and_get() {
     assert!(t.contains("NOTES:\nSay hey to web.\n"), "{t}");
 
     // get values: user-supplied, computed (--all), per revision, YAML and JSON.
-    assert_eq!(env.ok(&["get", "values", "web", "-n", "team"]), "greeting: hey\n");
+    assert_eq!(
+        env.ok(&["get", "values", "web", "-n", "team"]),
+        "greeting: hey\n"
+    );
     assert_eq!(
         env.ok(&["get", "values", "web", "-n", "team", "--revision", "1"]),
         "{}\n"
@@ -291,12 +296,24 @@ fn history_status_and_get() {
     assert_eq!(env.ok(&["get", "hooks", "web", "-n", "team"]), "");
     // get all: sections in text; the whole record with -o.
     let a = env.ok(&["get", "all", "web", "-n", "team"]);
-    assert!(a.starts_with("NAME: web\nNAMESPACE: team\nSTATUS: deployed\n"), "{a}");
-    assert!(a.contains("\nUSER-SUPPLIED VALUES:\ngreeting: hey\n"), "{a}");
-    assert!(a.contains("\nMANIFEST:\n---\n# Source: app/templates/"), "{a}");
+    assert!(
+        a.starts_with("NAME: web\nNAMESPACE: team\nSTATUS: deployed\n"),
+        "{a}"
+    );
+    assert!(
+        a.contains("\nUSER-SUPPLIED VALUES:\ngreeting: hey\n"),
+        "{a}"
+    );
+    assert!(
+        a.contains("\nMANIFEST:\n---\n# Source: app/templates/"),
+        "{a}"
+    );
     assert!(a.ends_with("  other: same\n"), "{a}");
     let a = env.ok(&["get", "all", "web", "-n", "team", "--all"]);
-    assert!(a.contains("\nCOMPUTED VALUES:\nextra: false\ngreeting: hey\n"), "{a}");
+    assert!(
+        a.contains("\nCOMPUTED VALUES:\nextra: false\ngreeting: hey\n"),
+        "{a}"
+    );
     let rec = json(&env.ok(&["get", "all", "web", "-n", "team", "-o", "json"]));
     assert_eq!(rec, s);
 
@@ -337,10 +354,22 @@ fn diff_upgrade_and_rollback() {
     env.ok(&["install", "web", &c, "-n", "team", "--create-namespace"]);
 
     // Same chart and values: no changes, exit 0 even with --detailed-exitcode.
-    let out = env.run(&["diff", "upgrade", "web", &c, "-n", "team", "--detailed-exitcode"]);
+    let out = env.run(&[
+        "diff",
+        "upgrade",
+        "web",
+        &c,
+        "-n",
+        "team",
+        "--detailed-exitcode",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "");
-    assert!(text(&out.stderr).contains("no changes"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no changes"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // Changed, added and (Secret) masked.
     let args = [
@@ -355,29 +384,61 @@ fn diff_upgrade_and_rollback() {
     ];
     let d = env.ok(&args);
     assert!(!d.contains('\x1b'), "not a TTY: no colour\n{d}");
-    assert!(d.contains("ConfigMap team/web-cm (changed)\n--- revision 1\n+++ upgrade\n@@"), "{d}");
-    assert!(d.contains("\n-  greeting: hello\n+  greeting: hey\n"), "{d}");
+    assert!(
+        d.contains("ConfigMap team/web-cm (changed)\n--- revision 1\n+++ upgrade\n@@"),
+        "{d}"
+    );
+    assert!(
+        d.contains("\n-  greeting: hello\n+  greeting: hey\n"),
+        "{d}"
+    );
     assert!(d.contains("ConfigMap team/web-extra (added)\n"), "{d}");
     assert!(d.contains("Secret team/web-pw (changed)\n"), "{d}");
-    assert!(!d.contains("s3cret") && !d.contains("password: other"), "{d}");
+    assert!(
+        !d.contains("s3cret") && !d.contains("password: other"),
+        "{d}"
+    );
     assert!(d.contains("-  password: '*** (sha256:"), "{d}");
     // Unchanged lines only as context.
     assert!(d.contains("\n   other: same\n"), "{d}");
     let shown = env.ok(&[&args[..], &["--show-secrets"]].concat());
-    assert!(shown.contains("-  password: s3cret\n+  password: other\n"), "{shown}");
+    assert!(
+        shown.contains("-  password: s3cret\n+  password: other\n"),
+        "{shown}"
+    );
     let coloured = env.ok(&[&args[..], &["--color", "always"]].concat());
-    assert!(coloured.contains("\x1b[32m+  greeting: hey\x1b[0m\n"), "{coloured}");
+    assert!(
+        coloured.contains("\x1b[32m+  greeting: hey\x1b[0m\n"),
+        "{coloured}"
+    );
     let zero = env.ok(&[&args[..], &["--context", "0"]].concat());
     assert!(!zero.contains("   other: same"), "{zero}");
     let out = env.run(&[&args[..], &["--detailed-exitcode"]].concat());
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     // Nothing was written.
-    assert_eq!(json(&env.ok(&["history", "web", "-n", "team", "-o", "json"])).as_array().unwrap().len(), 1);
+    assert_eq!(
+        json(&env.ok(&["history", "web", "-n", "team", "-o", "json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
-    env.ok(&["upgrade", "web", &c, "-n", "team", "--set", "greeting=hey,extra=true"]);
+    env.ok(&[
+        "upgrade",
+        "web",
+        &c,
+        "-n",
+        "team",
+        "--set",
+        "greeting=hey,extra=true",
+    ]);
     // Rollback to revision 1 (the default: the one before the current) removes the extra.
     let d = env.ok(&["diff", "rollback", "web", "-n", "team"]);
-    assert!(d.contains("ConfigMap team/web-cm (changed)\n--- revision 2\n+++ revision 1\n"), "{d}");
+    assert!(
+        d.contains("ConfigMap team/web-cm (changed)\n--- revision 2\n+++ revision 1\n"),
+        "{d}"
+    );
     assert!(d.contains("ConfigMap team/web-extra (removed)\n"), "{d}");
     assert!(!d.contains("Secret"), "{d}");
     assert_eq!(d, env.ok(&["diff", "rollback", "web", "1", "-n", "team"]));
@@ -385,14 +446,29 @@ fn diff_upgrade_and_rollback() {
 
     // Garbage.
     let e = env.fails(&["diff", "rollback", "web", "7", "-n", "team"], 1);
-    assert!(e.contains("release web has no revision 7 in namespace team"), "{e}");
+    assert!(
+        e.contains("release web has no revision 7 in namespace team"),
+        "{e}"
+    );
     let e = env.fails(&["diff", "rollback", "nope", "-n", "team"], 1);
-    assert!(e.contains("release nope not found in namespace team"), "{e}");
+    assert!(
+        e.contains("release nope not found in namespace team"),
+        "{e}"
+    );
     let e = env.fails(&["diff", "upgrade", "nope", &c, "-n", "team"], 1);
-    assert!(e.contains("release nope not found in namespace team"), "{e}");
-    let e = env.fails(&["diff", "upgrade", "web", "/no/such/chart", "-n", "team"], 1);
+    assert!(
+        e.contains("release nope not found in namespace team"),
+        "{e}"
+    );
+    let e = env.fails(
+        &["diff", "upgrade", "web", "/no/such/chart", "-n", "team"],
+        1,
+    );
     assert!(e.contains("/no/such/chart"), "{e}");
-    let e = env.fails(&["diff", "upgrade", "web", &c, "-n", "team", "--set", "a[=1"], 1);
+    let e = env.fails(
+        &["diff", "upgrade", "web", &c, "-n", "team", "--set", "a[=1"],
+        1,
+    );
     assert!(e.contains("a[=1"), "{e}");
     env.fails(&["diff", "rollback", "web", "x"], 2);
 }
@@ -437,11 +513,9 @@ fn configmaps_storage() {
         ["web"]
     );
     run(&["uninstall", "web", "-n", "team"]);
-    assert!(!env
-        ._sim
-        .objects()
-        .iter()
-        .any(|o| o["metadata"]["name"].as_str().is_some_and(|n| n.starts_with("stackpkg.release"))));
+    assert!(!env._sim.objects().iter().any(|o| o["metadata"]["name"]
+        .as_str()
+        .is_some_and(|n| n.starts_with("stackpkg.release"))));
     let out = env.run_env(&["list", "--storage", "tape"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("tape"));

@@ -187,7 +187,10 @@ async fn list_many_releases_10_revisions() {
     );
 
     // The simulator's share: the same list as one raw HTTP request.
-    let url = format!("{}/api/v1/secrets?labelSelector=owner%3Dstackpkg", sim.url());
+    let url = format!(
+        "{}/api/v1/secrets?labelSelector=owner%3Dstackpkg",
+        sim.url()
+    );
     let raw = best_of(5, || async {
         let body = http.get(&url).send().await.unwrap().bytes().await.unwrap();
         assert!(body.len() > 1000);
@@ -199,7 +202,8 @@ async fn list_many_releases_10_revisions() {
     .await;
 
     // The whole process, as a user runs it: start-up, kubeconfig, one list, printing.
-    let bin = std::env::var("STACKPKG_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_stackpkg").into());
+    let bin =
+        std::env::var("STACKPKG_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_stackpkg").into());
     let mut whole = Duration::MAX;
     for _ in 0..5 {
         let kc = kc.clone();
@@ -216,7 +220,11 @@ async fn list_many_releases_10_revisions() {
         })
         .await
         .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v.as_array().unwrap().len(), releases);
         whole = whole.min(took);

@@ -110,11 +110,18 @@ fn real_records_validate_and_garbage_is_refused() {
     for h in &heads {
         let rec = decode(h);
         assert_eq!(errors(&v, &rec), Vec::<String>::new(), "{rec:#}");
-        seen.push(format!("{}.v{} {}", rec["name"], rec["revision"], rec["status"]));
+        seen.push(format!(
+            "{}.v{} {}",
+            rec["name"], rec["revision"], rec["status"]
+        ));
         // A cluster-scoped resource has no namespace; a namespaced one has.
         let res = rec["resources"].as_array().unwrap();
-        assert!(res.iter().any(|r| r["kind"] == "ClusterRole" && r.get("namespace").is_none()));
-        assert!(res.iter().any(|r| r["kind"] == "ConfigMap" && r["namespace"] == "team"));
+        assert!(res
+            .iter()
+            .any(|r| r["kind"] == "ClusterRole" && r.get("namespace").is_none()));
+        assert!(res
+            .iter()
+            .any(|r| r["kind"] == "ConfigMap" && r["namespace"] == "team"));
     }
     seen.sort();
     assert_eq!(

@@ -272,7 +272,10 @@ mod tests {
         mask_secret(&mut a);
         mask_secret(&mut b);
         let pa = a["data"]["p"].as_str().unwrap();
-        assert!(pa.starts_with("*** (sha256:") && !pa.contains("czNjcmV0"), "{pa}");
+        assert!(
+            pa.starts_with("*** (sha256:") && !pa.contains("czNjcmV0"),
+            "{pa}"
+        );
         assert_ne!(a["data"]["p"], b["data"]["p"]);
         assert_eq!(a["stringData"]["q"], b["stringData"]["q"]);
     }

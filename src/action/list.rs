@@ -58,15 +58,13 @@ mod tests {
             d.put(&r).await.unwrap();
         }
         let d = &d;
-        let names = move |req: ListRequest| {
-            async move {
-                list(d, &req)
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    .map(|s| s.name)
-                    .collect::<Vec<_>>()
-            }
+        let names = move |req: ListRequest| async move {
+            list(d, &req)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.name)
+                .collect::<Vec<_>>()
         };
         assert_eq!(names(ListRequest::default()).await, ["db", "new", "web"]);
         let all = ListRequest {

@@ -176,10 +176,15 @@ pub enum Color {
     Never,
 }
 
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, clap::Subcommand)]
 pub enum DiffCommand {
     /// What `upgrade NAME CHART` with these values would change
-    #[command(disable_version_flag = true, after_help = "Example:\n  stackpkg diff upgrade cass charts/cassandra -n data --set replicas=5")]
+    #[command(
+        disable_version_flag = true,
+        after_help = "Example:\n  stackpkg diff upgrade cass charts/cassandra -n data --set replicas=5"
+    )]
     Upgrade {
         /// Release name
         #[arg(value_parser = parse_release_name)]
@@ -576,8 +581,13 @@ mod tests {
 
     #[test]
     fn bad_filter_and_status_are_usage_errors() {
-        assert!(parse_regex("(").unwrap_err().contains("invalid regular expression"));
+        assert!(parse_regex("(")
+            .unwrap_err()
+            .contains("invalid regular expression"));
         let e = parse_status("done").unwrap_err();
-        assert!(e.contains("unknown status \"done\"") && e.contains("pending-install"), "{e}");
+        assert!(
+            e.contains("unknown status \"done\"") && e.contains("pending-install"),
+            "{e}"
+        );
     }
 }

@@ -245,8 +245,7 @@ impl KubeDriver {
         }
         // `list` trusts the labels; a head whose labels disagree with its record is corrupt.
         let (lname, lversion) = (label(head, "name"), label(head, "version"));
-        if lname != Some(rel.name.as_str()) || lversion != Some(rel.revision.to_string().as_str())
-        {
+        if lname != Some(rel.name.as_str()) || lversion != Some(rel.revision.to_string().as_str()) {
             return Err(bad(format!(
                 "record is {}.v{} but its labels say {}.v{}",
                 rel.name,
