@@ -309,6 +309,7 @@ async fn keep_history_then_reinstall() {
     let all = ListRequest {
         namespace: None,
         all: true,
+        ..Default::default()
     };
     assert_eq!(list(&env.driver, &all).await.unwrap().len(), 1);
     let again = install(

@@ -1,30 +1,86 @@
-//! `list`: the latest revision of each release, one storage list call.
+//! `list`: the latest revision of each release, one storage list call per namespace (one in
+//! all for `-A`), answered from the records' labels and annotations.
 
-use crate::release::{Driver, Release, Status};
+use regex::Regex;
+
+use crate::release::{Driver, Status, Summary};
 use crate::Result;
 
 #[derive(Debug, Clone, Default)]
 pub struct ListRequest {
     /// `None`: all namespaces.
     pub namespace: Option<String>,
-    /// Also show releases uninstalled with --keep-history.
+    /// Only releases whose name matches (unanchored, like `grep`).
+    pub filter: Option<Regex>,
+    /// Only releases whose latest revision has one of these statuses. Empty: every status
+    /// but `uninstalled` (or every status with `all`).
+    pub statuses: Vec<Status>,
+    /// Every status, including releases uninstalled with --keep-history.
     pub all: bool,
 }
 
-/// Sorted by namespace, then name.
-pub async fn list(driver: &dyn Driver, req: &ListRequest) -> Result<Vec<Release>> {
-    let records = driver.list(req.namespace.as_deref()).await?;
-    let mut latest: Vec<Release> = Vec::new();
-    for r in records {
-        match latest.last_mut() {
-            Some(l) if l.namespace == r.namespace && l.name == r.name => {
-                if r.revision > l.revision {
-                    *l = r;
-                }
-            }
-            _ => latest.push(r),
-        }
+impl ListRequest {
+    fn shows(&self, s: &Summary) -> bool {
+        let status_ok = if !self.statuses.is_empty() {
+            self.statuses.contains(&s.status)
+        } else {
+            self.all || s.status != Status::Uninstalled
+        };
+        status_ok && self.filter.as_ref().is_none_or(|re| re.is_match(&s.name))
     }
-    latest.retain(|r| req.all || r.status != Status::Uninstalled);
+}
+
+/// Sorted by namespace, then name.
+pub async fn list(driver: &dyn Driver, req: &ListRequest) -> Result<Vec<Summary>> {
+    let mut latest = driver.latest(req.namespace.as_deref()).await?;
+    latest.retain(|s| req.shows(s));
     Ok(latest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::release::codec::tests::sample;
+    use crate::release::MemoryDriver;
+
+    #[tokio::test]
+    async fn filters_by_name_and_status() {
+        let d = MemoryDriver::new();
+        for (name, status) in [
+            ("web", Status::Deployed),
+            ("db", Status::Failed),
+            ("old", Status::Uninstalled),
+            ("new", Status::PendingInstall),
+        ] {
+            let mut r = sample();
+            r.name = name.into();
+            r.status = status;
+            d.put(&r).await.unwrap();
+        }
+        let d = &d;
+        let names = move |req: ListRequest| async move {
+            list(d, &req)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(ListRequest::default()).await, ["db", "new", "web"]);
+        let all = ListRequest {
+            all: true,
+            ..Default::default()
+        };
+        assert_eq!(names(all).await, ["db", "new", "old", "web"]);
+        let failed = ListRequest {
+            statuses: vec![Status::Failed, Status::Uninstalled],
+            ..Default::default()
+        };
+        assert_eq!(names(failed).await, ["db", "old"]);
+        let filtered = ListRequest {
+            filter: Some(Regex::new("^(w|n)e").unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(names(filtered).await, ["new", "web"]);
+    }
 }

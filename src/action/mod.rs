@@ -4,6 +4,8 @@
 pub mod chart_ref;
 pub mod create;
 pub mod dep;
+pub mod diff;
+pub mod get;
 pub mod history;
 pub mod install;
 pub mod lint;

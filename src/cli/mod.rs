@@ -8,6 +8,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod chart_cmds;
 mod create;
 mod dep;
+mod inspect;
 mod lint;
 mod release;
 mod repo;
@@ -68,11 +69,17 @@ pub enum Command {
     /// Delete a release's objects and records
     Uninstall(release::UninstallArgs),
     /// List releases
-    List(release::ListArgs),
+    List(inspect::ListArgs),
     /// Show a release's revisions
-    History(release::HistoryArgs),
+    History(inspect::HistoryArgs),
     /// Show a release's status and notes
-    Status(release::StatusArgs),
+    Status(inspect::StatusArgs),
+    /// Print a revision's values, manifest, notes or hooks
+    #[command(subcommand)]
+    Get(inspect::GetCommand),
+    /// Show what an upgrade or a rollback would change, object by object
+    #[command(subcommand)]
+    Diff(inspect::DiffCommand),
     /// Print the version
     #[command(after_help = "Example:\n  stackpkg version")]
     Version,
@@ -116,9 +123,11 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Install(args) => release::install(args),
         Command::Upgrade(args) => release::upgrade(args),
         Command::Uninstall(args) => release::uninstall(args),
-        Command::List(args) => release::list(args),
-        Command::History(args) => release::history(args),
-        Command::Status(args) => release::status(args),
+        Command::List(args) => inspect::list(args),
+        Command::History(args) => inspect::history(args),
+        Command::Status(args) => inspect::status(args),
+        Command::Get(cmd) => inspect::get(cmd),
+        Command::Diff(cmd) => inspect::diff(cmd),
         Command::Version => {
             println!("stackpkg {}", env!("CARGO_PKG_VERSION"));
             Ok(())

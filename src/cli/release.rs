@@ -1,14 +1,15 @@
-//! Release commands: `install`, `upgrade`, `uninstall`, `list`, `history`, `status`.
+//! Release commands that change a release: `install`, `upgrade`, `uninstall`. The read
+//! commands are in `inspect.rs` and share `KubeArgs`, `connect` and `summary` from here.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::action::{history, install, list, status, uninstall, upgrade};
+use crate::action::{install, uninstall, upgrade};
 use crate::cli::template::{parse_release_name, ValuesArgs};
 use crate::kube::{Cluster, ConnectOptions, KubeCluster};
 use crate::release::lock::LockOptions;
-use crate::release::{Driver, MemoryDriver, Release, SecretsDriver};
+use crate::release::{configmaps, Driver, MemoryDriver, Release, SecretsDriver};
 use crate::{Error, Result};
 
 /// How to reach the cluster; shared by every release command.
@@ -23,7 +24,8 @@ pub struct KubeArgs {
     /// Namespace of the release (default: the context's namespace)
     #[arg(short = 'n', long, value_name = "NS")]
     pub namespace: Option<String>,
-    /// Where release records live: Secrets in the release namespace, or this process only
+    /// Where release records live: Secrets or ConfigMaps in the release namespace, or this
+    /// process only
     #[arg(long, value_enum, env = "STACKPKG_STORAGE", default_value = "secrets")]
     pub storage: Storage,
 }
@@ -32,6 +34,8 @@ pub struct KubeArgs {
 pub enum Storage {
     #[default]
     Secrets,
+    /// The same layout in ConfigMaps (binaryData), for when Secrets are off limits.
+    Configmaps,
     /// Records kept in memory and lost when the command ends (experiments, CI renders).
     Memory,
 }
@@ -69,12 +73,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     Ok(Duration::from_secs(total))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Output {
-    Table,
-    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -161,50 +159,7 @@ pub struct UninstallArgs {
     pub lock_timeout: Duration,
 }
 
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  stackpkg list -A -o json")]
-pub struct ListArgs {
-    #[command(flatten)]
-    pub kube: KubeArgs,
-    /// Releases in every namespace
-    #[arg(short = 'A', long)]
-    pub all_namespaces: bool,
-    /// Also releases uninstalled with --keep-history
-    #[arg(short = 'a', long)]
-    pub all: bool,
-    #[arg(short = 'o', long, value_enum, default_value = "table")]
-    pub output: Output,
-}
-
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  stackpkg history cass -n data")]
-pub struct HistoryArgs {
-    /// Release name
-    #[arg(value_parser = parse_release_name)]
-    pub name: String,
-    #[command(flatten)]
-    pub kube: KubeArgs,
-    #[arg(short = 'o', long, value_enum, default_value = "table")]
-    pub output: Output,
-}
-
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  stackpkg status cass -n data --revision 2 -o json")]
-pub struct StatusArgs {
-    /// Release name
-    #[arg(value_parser = parse_release_name)]
-    pub name: String,
-    #[command(flatten)]
-    pub kube: KubeArgs,
-    /// A specific revision (default: the latest)
-    #[arg(long)]
-    pub revision: Option<u64>,
-    /// `json` prints the whole record
-    #[arg(short = 'o', long, value_enum, default_value = "table")]
-    pub output: Output,
-}
-
-fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
+pub(super) fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -212,7 +167,7 @@ fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
     Ok(rt.block_on(f))
 }
 
-async fn connect(k: &KubeArgs) -> Result<(Arc<dyn Cluster>, Box<dyn Driver>)> {
+pub(super) async fn connect(k: &KubeArgs) -> Result<(Arc<dyn Cluster>, Box<dyn Driver>)> {
     let cluster: Arc<dyn Cluster> = Arc::new(
         KubeCluster::connect(&ConnectOptions {
             kubeconfig: k.kubeconfig.clone(),
@@ -223,6 +178,7 @@ async fn connect(k: &KubeArgs) -> Result<(Arc<dyn Cluster>, Box<dyn Driver>)> {
     );
     let driver: Box<dyn Driver> = match k.storage {
         Storage::Secrets => Box::new(SecretsDriver::new(cluster.clone())),
+        Storage::Configmaps => Box::new(configmaps::driver(cluster.clone())),
         Storage::Memory => Box::new(MemoryDriver::new()),
     };
     Ok((cluster, driver))
@@ -232,7 +188,7 @@ fn progress(line: &str) {
     eprintln!("{line}");
 }
 
-fn summary(r: &Release) -> String {
+pub(super) fn summary(r: &Release) -> String {
     let mut s = format!(
         "NAME: {}\nNAMESPACE: {}\nSTATUS: {}\nREVISION: {}\nLAST DEPLOYED: {}\nCHART: {}-{}\nDESCRIPTION: {}\n",
         r.name, r.namespace, r.status, r.revision, r.last_deployed, r.chart.name, r.chart.version, r.description
@@ -311,145 +267,6 @@ pub fn uninstall(a: UninstallArgs) -> Result<()> {
     })?
 }
 
-fn row(r: &Release) -> Vec<String> {
-    vec![
-        r.name.clone(),
-        r.namespace.clone(),
-        r.revision.to_string(),
-        r.last_deployed.clone(),
-        r.status.to_string(),
-        format!("{}-{}", r.chart.name, r.chart.version),
-        r.chart.app_version.clone().unwrap_or_default(),
-    ]
-}
-
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            width[i] = width[i].max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let n = cells.len();
-        for (i, c) in cells.into_iter().enumerate() {
-            out.push_str(c);
-            if i + 1 < n {
-                out.push_str(&" ".repeat(width[i] - c.chars().count() + 2));
-            }
-        }
-        out.push('\n');
-    };
-    line(header.to_vec());
-    for r in rows {
-        line(r.iter().map(String::as_str).collect());
-    }
-    out
-}
-
-fn json_row(r: &Release) -> serde_json::Value {
-    serde_json::json!({
-        "name": r.name,
-        "namespace": r.namespace,
-        "revision": r.revision,
-        "updated": r.last_deployed,
-        "status": r.status,
-        "chart": format!("{}-{}", r.chart.name, r.chart.version),
-        "appVersion": r.chart.app_version,
-        "description": r.description,
-    })
-}
-
-fn print_json(v: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).expect("JSON values serialise")
-    );
-}
-
-pub fn list(a: ListArgs) -> Result<()> {
-    block_on(async {
-        let (cluster, driver) = connect(&a.kube).await?;
-        let req = list::ListRequest {
-            namespace: (!a.all_namespaces).then(|| cluster.namespace().to_string()),
-            all: a.all,
-        };
-        let rels = list::list(driver.as_ref(), &req).await?;
-        match a.output {
-            Output::Json => print_json(&rels.iter().map(json_row).collect()),
-            Output::Table => print!(
-                "{}",
-                table(
-                    &[
-                        "NAME",
-                        "NAMESPACE",
-                        "REVISION",
-                        "UPDATED",
-                        "STATUS",
-                        "CHART",
-                        "APP VERSION"
-                    ],
-                    &rels.iter().map(row).collect::<Vec<_>>()
-                )
-            ),
-        }
-        Ok(())
-    })?
-}
-
-pub fn history(a: HistoryArgs) -> Result<()> {
-    block_on(async {
-        let (cluster, driver) = connect(&a.kube).await?;
-        let h = history::history(driver.as_ref(), cluster.namespace(), &a.name).await?;
-        match a.output {
-            Output::Json => print_json(&h.iter().map(json_row).collect()),
-            Output::Table => {
-                let rows: Vec<Vec<String>> = h
-                    .iter()
-                    .map(|r| {
-                        vec![
-                            r.revision.to_string(),
-                            r.last_deployed.clone(),
-                            r.status.to_string(),
-                            format!("{}-{}", r.chart.name, r.chart.version),
-                            r.chart.app_version.clone().unwrap_or_default(),
-                            r.description.clone(),
-                        ]
-                    })
-                    .collect();
-                print!(
-                    "{}",
-                    table(
-                        &[
-                            "REVISION",
-                            "UPDATED",
-                            "STATUS",
-                            "CHART",
-                            "APP VERSION",
-                            "DESCRIPTION"
-                        ],
-                        &rows
-                    )
-                );
-            }
-        }
-        Ok(())
-    })?
-}
-
-pub fn status(a: StatusArgs) -> Result<()> {
-    block_on(async {
-        let (cluster, driver) = connect(&a.kube).await?;
-        let r = status::status(driver.as_ref(), cluster.namespace(), &a.name, a.revision).await?;
-        match a.output {
-            Output::Json => print_json(&serde_json::to_value(&r).expect("records serialise")),
-            Output::Table => print!("{}", summary(&r)),
-        }
-        Ok(())
-    })?
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,17 +281,5 @@ mod tests {
         for bad in ["", "5x", "m", "5m3", "-1", "1.5m", "99999999999999999999h"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn table_aligns_columns() {
-        let t = table(
-            &["A", "BB"],
-            &[
-                vec!["long".into(), "x".into()],
-                vec!["s".into(), "y".into()],
-            ],
-        );
-        assert_eq!(t, "A     BB\nlong  x\ns     y\n");
     }
 }

@@ -4,8 +4,37 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use serde::Serialize;
 
-use super::{codec, Release, ReleaseError};
+use super::{codec, ChartInfo, Release, ReleaseError, Status};
+
+/// What `list` shows of a release: its latest revision without values or manifest.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub name: String,
+    pub namespace: String,
+    pub revision: u64,
+    pub status: Status,
+    pub chart: ChartInfo,
+    /// `lastDeployed` of the record, RFC 3339 UTC.
+    pub updated: String,
+    pub description: String,
+}
+
+impl Summary {
+    pub fn of(r: &Release) -> Summary {
+        Summary {
+            name: r.name.clone(),
+            namespace: r.namespace.clone(),
+            revision: r.revision,
+            status: r.status,
+            chart: r.chart.clone(),
+            updated: r.last_deployed.clone(),
+            description: r.description.clone(),
+        }
+    }
+}
 
 #[async_trait]
 pub trait Driver: Send + Sync {
@@ -18,6 +47,24 @@ pub trait Driver: Send + Sync {
     /// name and revision.
     async fn list(&self, namespace: Option<&str>) -> Result<Vec<Release>, ReleaseError>;
     async fn delete(&self, namespace: &str, name: &str, revision: u64) -> Result<(), ReleaseError>;
+
+    /// The latest revision of every release in a namespace (all for `None`), sorted by
+    /// namespace and name. Drivers that keep the summary beside the record answer without
+    /// decoding records (`list` over thousands of revisions).
+    async fn latest(&self, namespace: Option<&str>) -> Result<Vec<Summary>, ReleaseError> {
+        let mut out: Vec<Summary> = Vec::new();
+        for r in self.list(namespace).await? {
+            match out.last_mut() {
+                Some(l) if l.namespace == r.namespace && l.name == r.name => {
+                    if r.revision > l.revision {
+                        *l = Summary::of(&r);
+                    }
+                }
+                _ => out.push(Summary::of(&r)),
+            }
+        }
+        Ok(out)
+    }
 
     async fn get(
         &self,

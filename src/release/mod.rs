@@ -1,7 +1,8 @@
 //! Releases: the record of one revision, its status machine, the gzip-JSON codec and the
-//! storage drivers (`memory`, `secrets`).
+//! storage drivers (`memory`, `secrets`, `configmaps`).
 
 pub mod codec;
+pub mod configmaps;
 pub mod deploy;
 pub mod driver;
 pub mod lock;
@@ -15,8 +16,8 @@ use thiserror::Error;
 
 use crate::kube::{KubeError, ObjectRef};
 
-pub use driver::{Driver, MemoryDriver};
-pub use secrets::SecretsDriver;
+pub use driver::{Driver, MemoryDriver, Summary};
+pub use secrets::{KubeDriver, SecretsDriver};
 
 #[derive(Debug, Error)]
 pub enum ReleaseError {

@@ -1,0 +1,239 @@
+//! `list` over many releases × 10 revisions: one list call per namespace (one in all for
+//! `-A`, in pages of 500), no record decoded, and the answer timed in-process and as a whole
+//! `stackpkg list` process (figures in docs/performance.md, "Releases: list").
+//!
+//! Default scale: 100 releases (1,000 records), since seeding the simulator costs more per
+//! write as it fills (its controllers rescan the whole store after writes): 1,000 releases
+//! take minutes to seed. The issue's scale and budget:
+//!
+//! ```sh
+//! cargo build --release --bin stackpkg
+//! STACKPKG_PERF_RELEASES=1000 STACKPKG_BIN=target/release/stackpkg \
+//!     cargo test --test release_read_perf -- --nocapture
+//! ```
+//!
+//! With `STACKPKG_BIN` (an optimised binary) the whole `stackpkg list -A -o json` process
+//! must answer within 300 ms; unoptimised test builds only report their times.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube_sim::{Config, Simulator};
+use serde_json::{json, Value};
+use stackpkg::action::list::{list, ListRequest};
+use stackpkg::kube::{ApplyOptions, Cluster, ConnectOptions, KubeCluster, ObjectRef};
+use stackpkg::release::{ChartInfo, Release, SecretsDriver, Status};
+
+const REVISIONS: u64 = 10;
+/// The issue's bound for the whole answer against the simulator.
+const BUDGET: Duration = Duration::from_millis(300);
+
+fn record(i: usize, revision: u64) -> Release {
+    let name = format!("rel-{i:04}");
+    // A small but real manifest, so bodies have a realistic size on the wire.
+    let manifest = (0..4)
+        .map(|k| {
+            format!(
+                "---\n# Source: app/templates/cm{k}.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}-{k}\ndata:\n  revision: \"{revision}\"\n  key: value-{i}-{k}\n"
+            )
+        })
+        .collect::<String>();
+    Release {
+        namespace: if i % 2 == 0 { "default" } else { "team" }.into(),
+        revision,
+        status: if revision == REVISIONS {
+            Status::Deployed
+        } else {
+            Status::Superseded
+        },
+        chart: ChartInfo {
+            name: "app".into(),
+            version: format!("1.{revision}.0"),
+            app_version: Some("2.0".into()),
+        },
+        values: json!({"replicas": i % 5}),
+        computed_values: json!({"replicas": i % 5, "image": {"tag": "2.0"}}),
+        manifest,
+        resources: (0..4)
+            .map(|k| ObjectRef {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                namespace: Some("default".into()),
+                name: format!("{name}-{k}"),
+            })
+            .collect(),
+        notes: Some(format!("Thanks for installing {name}.")),
+        first_deployed: "2026-01-01T00:00:00Z".into(),
+        last_deployed: format!("2026-01-01T00:{:02}:00Z", revision),
+        deleted: None,
+        description: if revision == 1 {
+            "Install complete".into()
+        } else {
+            "Upgrade complete".into()
+        },
+        name,
+    }
+}
+
+/// Pages of the one list call over `releases` releases' records.
+fn pages(records_of: usize) -> usize {
+    (records_of * REVISIONS as usize).div_ceil(500)
+}
+
+fn list_calls(sim: &Simulator, before: usize) -> Vec<String> {
+    sim.requests()[before..]
+        .iter()
+        .map(|r| format!("{} {}", r.verb, r.path))
+        .collect()
+}
+
+async fn best_of<F, Fut>(runs: usize, mut f: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut best = Duration::MAX;
+    for _ in 0..runs {
+        let t = Instant::now();
+        f().await;
+        best = best.min(t.elapsed());
+    }
+    best
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_many_releases_10_revisions() {
+    let releases: usize = std::env::var("STACKPKG_PERF_RELEASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let sim = Simulator::start(Config::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let cluster: Arc<dyn Cluster> = Arc::new(
+        KubeCluster::connect(&ConnectOptions {
+            kubeconfig: Some(kc.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap(),
+    );
+    cluster
+        .apply(
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}),
+            &ApplyOptions::default(),
+        )
+        .await
+        .unwrap();
+    let driver = SecretsDriver::new(cluster.clone());
+
+    // Seed through the API server: plain POSTs of the objects the driver writes, one at a
+    // time (the simulator's controllers rescan the store after writes, so concurrent writes
+    // only contend; kube-rs's apply path is ~10x slower per request in a debug build).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let t = Instant::now();
+    for i in 0..releases {
+        for rev in 1..=REVISIONS {
+            let r = record(i, rev);
+            for obj in driver.objects(&r) {
+                let url = format!("{}/api/v1/namespaces/{}/secrets", sim.url(), r.namespace);
+                let resp = http
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(obj.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(resp.status().is_success(), "{}", resp.status());
+            }
+        }
+    }
+    eprintln!(
+        "seeded {} records in {:?}",
+        releases * REVISIONS as usize,
+        t.elapsed()
+    );
+
+    // One namespace: one list call, the latest revision of each of its releases.
+    let req = ListRequest {
+        namespace: Some("default".into()),
+        ..Default::default()
+    };
+    let before = sim.requests().len();
+    let rels = list(&driver, &req).await.unwrap();
+    // One list, served in pages of 500 (the cluster layer's page size, as kubectl): the
+    // only requests are its pages, never a read per release or per record.
+    assert_eq!(
+        list_calls(&sim, before),
+        vec!["list /api/v1/namespaces/default/secrets"; pages(releases / 2)]
+    );
+    assert_eq!(rels.len(), releases / 2);
+    assert!(rels
+        .iter()
+        .all(|r| r.revision == REVISIONS && r.status == Status::Deployed));
+    assert_eq!(rels[0].name, "rel-0000");
+    assert_eq!(rels[0].chart.version, "1.10.0");
+
+    // All namespaces: still one call.
+    let all = ListRequest::default();
+    let before = sim.requests().len();
+    assert_eq!(list(&driver, &all).await.unwrap().len(), releases);
+    assert_eq!(
+        list_calls(&sim, before),
+        vec!["list /api/v1/secrets"; pages(releases)]
+    );
+
+    // The simulator's share: the same list as one raw HTTP request.
+    let url = format!(
+        "{}/api/v1/secrets?labelSelector=owner%3Dstackpkg",
+        sim.url()
+    );
+    let raw = best_of(5, || async {
+        let body = http.get(&url).send().await.unwrap().bytes().await.unwrap();
+        assert!(body.len() > 1000);
+    })
+    .await;
+    let in_process = best_of(5, || async {
+        assert_eq!(list(&driver, &all).await.unwrap().len(), releases);
+    })
+    .await;
+
+    // The whole process, as a user runs it: start-up, kubeconfig, one list, printing.
+    let bin =
+        std::env::var("STACKPKG_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_stackpkg").into());
+    let mut whole = Duration::MAX;
+    for _ in 0..5 {
+        let kc = kc.clone();
+        let bin = bin.clone();
+        let (took, out) = tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
+            let out = Command::new(&bin)
+                .args(["list", "-A", "-o", "json"])
+                .env("KUBECONFIG", &kc)
+                .env_remove("STACKPKG_STORAGE")
+                .output()
+                .unwrap();
+            (t.elapsed(), out)
+        })
+        .await
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), releases);
+        whole = whole.min(took);
+    }
+    eprintln!(
+        "list -A over {releases} releases x {REVISIONS} revisions (best of 5): raw HTTP list {raw:?}, \
+         in-process {in_process:?}, whole process ({bin}) {whole:?}"
+    );
+    if std::env::var("STACKPKG_BIN").is_ok() {
+        assert!(whole < BUDGET, "stackpkg list took {whole:?}");
+    }
+}
