@@ -28,6 +28,8 @@ pub struct TemplateOutput {
     /// In install order (CRDs first when included).
     pub objects: Vec<Object>,
     pub notes: Option<String>,
+    /// Rendered lifecycle.yaml files (see `lifecycle::spec::from_rendered`).
+    pub lifecycle: Vec<RenderedFile>,
 }
 
 /// Loads the chart at `path` and renders it with the user's values.
@@ -136,6 +138,7 @@ fn render_prepared_as(
     Ok(TemplateOutput {
         objects: out,
         notes: rendered.notes,
+        lifecycle: rendered.lifecycle,
     })
 }
 

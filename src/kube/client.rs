@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::retry::{self, RetryPolicy};
-use super::{ApplyOptions, Cluster, KubeError, ObjectRef, Resource};
+use super::{ApplyOptions, Cluster, ExecOutput, KubeError, ObjectRef, Resource};
 
 /// kind → (resource, namespaced) for one group-version.
 type GroupVersion = HashMap<String, (ApiResource, bool)>;
@@ -288,6 +288,46 @@ impl Cluster for KubeCluster {
                 return Ok(out);
             }
         }
+    }
+
+    async fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        command: &[String],
+        timeout: std::time::Duration,
+    ) -> Result<ExecOutput, KubeError> {
+        super::exec::exec(
+            &self.client,
+            &self.retry,
+            namespace,
+            pod,
+            container,
+            command,
+            timeout,
+        )
+        .await
+    }
+
+    async fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        tail: Option<u32>,
+    ) -> Result<String, KubeError> {
+        super::exec::logs(&self.client, &self.retry, namespace, pod, container, tail).await
+    }
+
+    async fn proxy_get(
+        &self,
+        namespace: &str,
+        pod: &str,
+        port: u16,
+        path: &str,
+    ) -> Result<(u16, String), KubeError> {
+        super::exec::proxy_get(&self.client, namespace, pod, port, path).await
     }
 
     async fn delete(&self, r: &ObjectRef) -> Result<bool, KubeError> {

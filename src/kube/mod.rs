@@ -3,6 +3,7 @@
 //! substitute their own.
 
 mod client;
+mod exec;
 pub mod ready;
 mod retry;
 
@@ -121,6 +122,22 @@ pub struct ApplyOptions {
     pub dry_run: bool,
 }
 
+/// The answer of clusters that cannot reach into pods (test doubles).
+fn unsupported(namespace: &str, pod: &str, what: &str) -> KubeError {
+    KubeError::Failed {
+        object: format!("Pod {namespace}/{pod}"),
+        reason: format!("this cluster connection does not support pod {what}"),
+    }
+}
+
+/// What an exec in a container printed and how it ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecOutput {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit_code: i32,
+}
+
 /// What stackpkg needs from a cluster. Namespaced objects must carry their namespace.
 #[async_trait]
 pub trait Cluster: Send + Sync {
@@ -145,6 +162,44 @@ pub trait Cluster: Send + Sync {
     ) -> Result<Vec<Value>, KubeError>;
     /// Deletes in the background; `false` when the object was already gone.
     async fn delete(&self, r: &ObjectRef) -> Result<bool, KubeError>;
+
+    /// Runs a command in a pod's container (the first container when `None`) and waits
+    /// for it at most `timeout`. A non-zero exit is an answer, not an error.
+    async fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        command: &[String],
+        timeout: Duration,
+    ) -> Result<ExecOutput, KubeError> {
+        let _ = (container, command, timeout);
+        Err(unsupported(namespace, pod, "exec"))
+    }
+
+    /// A container's log, only its last `tail` lines when given.
+    async fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        tail: Option<u32>,
+    ) -> Result<String, KubeError> {
+        let _ = (container, tail);
+        Err(unsupported(namespace, pod, "logs"))
+    }
+
+    /// An HTTP GET to a pod's port through the API server's pod proxy: (status, body).
+    async fn proxy_get(
+        &self,
+        namespace: &str,
+        pod: &str,
+        port: u16,
+        path: &str,
+    ) -> Result<(u16, String), KubeError> {
+        let _ = (port, path);
+        Err(unsupported(namespace, pod, "proxy"))
+    }
 
     /// Polls the object until it is ready (see `ready::readiness`) or the deadline passes.
     async fn wait(&self, r: &ObjectRef, timeout: Duration) -> Result<(), KubeError> {

@@ -175,6 +175,12 @@ pub struct Release {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<String>,
     pub description: String,
+    /// Hook objects (not part of `manifest`/`resources`) and their last runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<crate::lifecycle::HookRecord>,
+    /// The chart's rendered lifecycle steps and their outcomes.
+    #[serde(default, skip_serializing_if = "crate::lifecycle::LifecycleRecord::is_empty")]
+    pub lifecycle: crate::lifecycle::LifecycleRecord,
 }
 
 /// The current time, RFC 3339 UTC with seconds precision.
