@@ -8,6 +8,7 @@ use crate::action::template::{render_chart_as, TemplateOutput, TemplateRequest};
 use crate::chart::Chart;
 use crate::engine::ReleaseInfo;
 use crate::kube::{ApplyOptions, Cluster, KubeError};
+use crate::lifecycle::{run, Event, LifecycleRecord, ScaleDown};
 use crate::release::deploy::{self, Planned};
 use crate::release::lock::{self, LockOptions};
 use crate::release::{now, ChartInfo, Driver, Release, ReleaseError, Status};
@@ -32,6 +33,8 @@ pub struct InstallRequest {
     pub dry_run: bool,
     pub force_conflicts: bool,
     pub lock: LockOptions,
+    /// Skip hooks (lifecycle steps still run).
+    pub no_hooks: bool,
 }
 
 /// A rendered chart ready to apply.
@@ -39,7 +42,10 @@ pub(crate) struct Rendered {
     pub chart: ChartInfo,
     pub user: Values,
     pub computed: Values,
+    /// Release objects only: hooks are split out.
     pub output: TemplateOutput,
+    pub hooks: Vec<crate::lifecycle::Hook>,
+    pub steps: Vec<crate::lifecycle::Step>,
 }
 
 /// The same render path as `template`, plus the computed values for the record.
@@ -63,7 +69,12 @@ pub(crate) fn render(
     // A reinstall after `uninstall --keep-history` is an install with a later revision.
     release.is_install = is_install;
     release.is_upgrade = !is_install;
-    let output = render_chart_as(chart, &user, &req, release)?;
+    let mut output = render_chart_as(chart, &user, &req, release)?;
+    let (objects, hooks) =
+        crate::lifecycle::hooks::split(std::mem::take(&mut output.objects), namespace)?;
+    output.objects = objects;
+    let steps = crate::lifecycle::spec::from_rendered(&output.lifecycle, &chart.metadata.name)?
+        .steps;
     let (_, computed) = crate::values::prepare(chart, &user)?;
     Ok(Rendered {
         chart: ChartInfo {
@@ -74,6 +85,8 @@ pub(crate) fn render(
         user,
         computed,
         output,
+        hooks,
+        steps,
     })
 }
 
@@ -160,7 +173,21 @@ pub(crate) async fn ensure_namespace(
     Ok(())
 }
 
-/// Applies, waits, and moves the record to deployed or failed. Returns the final record.
+/// Which lifecycle events surround an apply, and how to run them.
+pub(crate) struct Phases {
+    pub pre: Event,
+    pub post: Event,
+    pub no_hooks: bool,
+    /// Hooks' and rollout replacements' time limit (`--timeout`).
+    pub timeout: Duration,
+    /// StatefulSets this revision shrinks (upgrades): their `pre-scale-down` steps run
+    /// after the pre event, before anything is applied.
+    pub scale: Vec<ScaleDown>,
+}
+
+/// Pre event, pre-scale-down steps, apply, rollouts, optional wait, post event; then the
+/// record moves to deployed, or to failed with the first error. Returns the final record.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn apply_revision(
     cluster: &dyn Cluster,
     driver: &dyn Driver,
@@ -168,6 +195,7 @@ pub(crate) async fn apply_revision(
     planned: &[Planned],
     apply: &ApplyOptions,
     wait: Option<Duration>,
+    phases: &Phases,
     progress: Progress<'_>,
 ) -> Result<Release> {
     let verb = if rec.status == Status::PendingInstall {
@@ -176,11 +204,48 @@ pub(crate) async fn apply_revision(
         "Upgrade"
     };
     let timeout = wait.unwrap_or(Duration::from_secs(300));
-    let mut outcome = deploy::apply_all(cluster, planned, apply, timeout, progress).await;
+    let (namespace, name) = (rec.namespace.clone(), rec.name.clone());
+    let ctx = run::Ctx {
+        cluster,
+        namespace: &namespace,
+        release: &name,
+        timeout: phases.timeout,
+        progress,
+    };
+    let mut outcome: Result<()> =
+        run::release_event(&ctx, &mut rec, phases.pre, &[], phases.no_hooks)
+            .await
+            .map_err(Into::into);
+    if outcome.is_ok() && !phases.scale.is_empty() {
+        outcome = run::release_event(
+            &ctx,
+            &mut rec,
+            Event::PreScaleDown,
+            &phases.scale,
+            phases.no_hooks,
+        )
+        .await
+        .map_err(Into::into);
+    }
+    if outcome.is_ok() {
+        outcome = deploy::apply_all(cluster, planned, apply, timeout, progress)
+            .await
+            .map_err(Into::into);
+    }
+    if outcome.is_ok() {
+        outcome = run::release_rollouts(&ctx, &mut rec, driver).await;
+    }
     if outcome.is_ok() {
         if let Some(t) = wait {
-            outcome = deploy::wait_all(cluster, &rec.resources, t, progress).await;
+            outcome = deploy::wait_all(cluster, &rec.resources, t, progress)
+                .await
+                .map_err(Into::into);
         }
+    }
+    if outcome.is_ok() {
+        outcome = run::release_event(&ctx, &mut rec, phases.post, &[], phases.no_hooks)
+            .await
+            .map_err(Into::into);
     }
     match outcome {
         Ok(()) => {
@@ -192,7 +257,7 @@ pub(crate) async fn apply_revision(
         Err(e) => {
             rec.transition(Status::Failed, &format!("{verb} failed: {e}"))?;
             driver.put(&rec).await?;
-            Err(e.into())
+            Err(e)
         }
     }
 }
@@ -271,9 +336,21 @@ async fn install_locked(
         last_deployed: time,
         deleted: None,
         description: "Install in progress".into(),
+        hooks: rendered.hooks,
+        lifecycle: LifecycleRecord {
+            steps: rendered.steps,
+            ..Default::default()
+        },
     };
     if req.dry_run {
         rec.description = "Dry run complete".into();
+        rec.lifecycle.plans = run::release_plans(
+            cluster,
+            &rec,
+            &[Event::PreInstall, Event::PostInstall],
+            &[],
+        )
+        .await?;
         return Ok(rec);
     }
     driver.put(&rec).await?;
@@ -286,6 +363,13 @@ async fn install_locked(
         force_conflicts: req.force_conflicts,
         dry_run: false,
     };
+    let phases = Phases {
+        pre: Event::PreInstall,
+        post: Event::PostInstall,
+        no_hooks: req.no_hooks,
+        timeout: req.timeout,
+        scale: Vec::new(),
+    };
     apply_revision(
         cluster,
         driver,
@@ -293,6 +377,7 @@ async fn install_locked(
         &planned,
         &apply,
         req.wait.then_some(req.timeout),
+        &phases,
         progress,
     )
     .await

@@ -7,6 +7,7 @@ pub mod dep;
 pub mod history;
 pub mod install;
 pub mod lint;
+pub mod lifecycle;
 pub mod list;
 pub mod package;
 pub mod repo;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::action::install::{locked, recover_interrupted, Progress};
 use crate::kube::Cluster;
+use crate::lifecycle::{run, Event};
 use crate::release::lock::LockOptions;
 use crate::release::{deploy, now, Driver, Release, ReleaseError, Status};
 use crate::Result;
@@ -16,6 +17,12 @@ pub struct UninstallRequest {
     pub namespace: String,
     pub keep_history: bool,
     pub lock: LockOptions,
+    /// Skip hooks (lifecycle steps still run).
+    pub no_hooks: bool,
+    /// Time limit for each hook and step wait.
+    pub timeout: std::time::Duration,
+    /// Print what would run and be deleted; change nothing.
+    pub dry_run: bool,
 }
 
 pub async fn uninstall(
@@ -24,13 +31,10 @@ pub async fn uninstall(
     req: &UninstallRequest,
     progress: Progress<'_>,
 ) -> Result<Release> {
-    locked(
-        cluster,
-        &req.namespace,
-        &req.name,
-        Some(&req.lock),
-        |took| uninstall_locked(cluster, driver, req, progress, took),
-    )
+    let lock = (!req.dry_run).then_some(&req.lock);
+    locked(cluster, &req.namespace, &req.name, lock, |took| {
+        uninstall_locked(cluster, driver, req, progress, took)
+    })
     .await
 }
 
@@ -42,7 +46,9 @@ async fn uninstall_locked(
     took_over: Option<String>,
 ) -> Result<Release> {
     let mut history = driver.history(&req.namespace, &req.name).await?;
-    recover_interrupted(driver, &mut history, took_over.as_deref()).await?;
+    if !req.dry_run {
+        recover_interrupted(driver, &mut history, took_over.as_deref()).await?;
+    }
     let not_found = || ReleaseError::NotFound {
         name: req.name.clone(),
         namespace: req.namespace.clone(),
@@ -51,8 +57,34 @@ async fn uninstall_locked(
     if last.status == Status::Uninstalled {
         return Err(not_found().into());
     }
+    let cluster = cluster.as_ref();
+    if req.dry_run {
+        last.lifecycle.plans = run::release_plans(
+            cluster,
+            &last,
+            &[Event::PreDelete, Event::PostDelete],
+            &[],
+        )
+        .await?;
+        last.description = "Dry run complete".into();
+        return Ok(last);
+    }
     last.transition(Status::Uninstalling, "Deletion in progress")?;
     driver.put(&last).await?;
+    let ctx = run::Ctx {
+        cluster,
+        namespace: &req.namespace,
+        release: &req.name,
+        timeout: req.timeout,
+        progress,
+    };
+    // Pre-delete hooks and steps (drain every node…) before anything is removed.
+    if let Err(e) = run::release_event(&ctx, &mut last, Event::PreDelete, &[], req.no_hooks).await
+    {
+        last.transition(Status::Failed, &format!("Uninstall failed: {e}"))?;
+        driver.put(&last).await?;
+        return Err(e.into());
+    }
 
     // Everything any live revision applied: a failed upgrade may have added objects.
     let mut refs = Vec::new();
@@ -65,8 +97,13 @@ async fn uninstall_locked(
             }
         }
     }
-    let cluster = cluster.as_ref();
     if let Err(e) = deploy::delete_all(cluster, &refs, progress).await {
+        last.transition(Status::Failed, &format!("Uninstall failed: {e}"))?;
+        driver.put(&last).await?;
+        return Err(e.into());
+    }
+    if let Err(e) = run::release_event(&ctx, &mut last, Event::PostDelete, &[], req.no_hooks).await
+    {
         last.transition(Status::Failed, &format!("Uninstall failed: {e}"))?;
         driver.put(&last).await?;
         return Err(e.into());

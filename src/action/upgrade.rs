@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::action::install::{
-    apply_revision, ensure_namespace, locked, recover_interrupted, render, to_json, Progress,
+    apply_revision, ensure_namespace, locked, recover_interrupted, render, to_json, Phases,
+    Progress,
 };
+use crate::lifecycle::{run, Event, LifecycleRecord};
 use crate::kube::{ApplyOptions, Cluster, ObjectRef};
 use crate::release::lock::LockOptions;
 use crate::release::{deploy, now, Driver, Release, ReleaseError, Status};
@@ -25,6 +27,8 @@ pub struct UpgradeRequest {
     pub dry_run: bool,
     pub force_conflicts: bool,
     pub lock: LockOptions,
+    /// Skip hooks (lifecycle steps still run).
+    pub no_hooks: bool,
 }
 
 /// Objects of `old` that `new` no longer has, in `old`'s order.
@@ -98,7 +102,7 @@ async fn upgrade_locked(
             }
         }
     }
-    let rec = Release {
+    let mut rec = Release {
         name: req.name.clone(),
         namespace: req.namespace.clone(),
         revision: last.revision + 1,
@@ -113,16 +117,51 @@ async fn upgrade_locked(
         last_deployed: now(),
         deleted: None,
         description: "Upgrade in progress".into(),
+        hooks: rendered.hooks,
+        lifecycle: LifecycleRecord {
+            steps: rendered.steps,
+            ..Default::default()
+        },
+    };
+    // Only charts with pre-scale-down steps pay for looking at the live StatefulSets.
+    let scale = if rec
+        .lifecycle
+        .steps
+        .iter()
+        .any(|s| s.on.contains(&Event::PreScaleDown))
+    {
+        let objects: Vec<serde_json::Value> = planned.iter().map(|p| p.value.clone()).collect();
+        run::scale_downs(cluster, &objects, &req.namespace).await?
+    } else {
+        Vec::new()
     };
     if req.dry_run {
-        let mut rec = rec;
         rec.description = "Dry run complete".into();
+        rec.lifecycle.plans = run::release_plans(
+            cluster,
+            &rec,
+            &[
+                Event::PreUpgrade,
+                Event::PreScaleDown,
+                Event::Rollout,
+                Event::PostUpgrade,
+            ],
+            &scale,
+        )
+        .await?;
         return Ok(rec);
     }
     driver.put(&rec).await?;
     let apply = ApplyOptions {
         force_conflicts: req.force_conflicts,
         dry_run: false,
+    };
+    let phases = Phases {
+        pre: Event::PreUpgrade,
+        post: Event::PostUpgrade,
+        no_hooks: req.no_hooks,
+        timeout: req.timeout,
+        scale,
     };
     let rec = apply_revision(
         cluster,
@@ -131,6 +170,7 @@ async fn upgrade_locked(
         &planned,
         &apply,
         req.wait.then_some(req.timeout),
+        &phases,
         progress,
     )
     .await?;

@@ -8,6 +8,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod chart_cmds;
 mod create;
 mod dep;
+mod lifecycle;
 mod lint;
 mod release;
 mod repo;
@@ -73,6 +74,11 @@ pub enum Command {
     History(release::HistoryArgs),
     /// Show a release's status and notes
     Status(release::StatusArgs),
+    /// Run a release's test hooks and report each
+    Test(lifecycle::TestArgs),
+    /// Plan or run a release's lifecycle steps by hand
+    #[command(subcommand)]
+    Lifecycle(lifecycle::LifecycleCommand),
     /// Print the version
     #[command(after_help = "Example:\n  stackpkg version")]
     Version,
@@ -119,6 +125,8 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::List(args) => release::list(args),
         Command::History(args) => release::history(args),
         Command::Status(args) => release::status(args),
+        Command::Test(args) => lifecycle::test(args),
+        Command::Lifecycle(cmd) => lifecycle::run(cmd),
         Command::Version => {
             println!("stackpkg {}", env!("CARGO_PKG_VERSION"));
             Ok(())

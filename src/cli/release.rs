@@ -36,39 +36,9 @@ pub enum Storage {
     Memory,
 }
 
-/// `300`, `90s`, `5m`, `1h`, `1m30s`.
+/// `300`, `90s`, `5m`, `1h`, `1m30s`, `500ms`: the grammar lifecycle.yaml uses too.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("{s:?} is not a duration (examples: 300, 90s, 5m, 1h, 1m30s)");
-    if s.is_empty() {
-        return Err(bad());
-    }
-    if let Ok(n) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(n));
-    }
-    let mut total: u64 = 0;
-    let mut num = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(bad()),
-        };
-        let n: u64 = num.parse().map_err(|_| bad())?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-        num.clear();
-    }
-    if !num.is_empty() {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs(total))
+    crate::lifecycle::duration::parse(s)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -108,6 +78,9 @@ pub struct InstallArgs {
     /// Take over fields that another field manager owns
     #[arg(long)]
     pub force_conflicts: bool,
+    /// Skip hooks (lifecycle steps still run)
+    #[arg(long)]
+    pub no_hooks: bool,
     /// A lock left by a command that died expires this long after its last renewal
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub lock_timeout: Duration,
@@ -140,6 +113,9 @@ pub struct UpgradeArgs {
     /// Take over fields that another field manager owns
     #[arg(long)]
     pub force_conflicts: bool,
+    /// Skip hooks (lifecycle steps still run)
+    #[arg(long)]
+    pub no_hooks: bool,
     /// A lock left by a command that died expires this long after its last renewal
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub lock_timeout: Duration,
@@ -156,6 +132,15 @@ pub struct UninstallArgs {
     /// Keep the release records, marked uninstalled
     #[arg(long)]
     pub keep_history: bool,
+    /// Skip hooks (lifecycle steps still run)
+    #[arg(long)]
+    pub no_hooks: bool,
+    /// Time limit for each hook and each lifecycle step's waits (300, 90s, 5m, 1h)
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Print the pre-/post-delete hooks and steps that would run; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
     /// A lock left by a command that died expires this long after its last renewal
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub lock_timeout: Duration,
@@ -204,7 +189,7 @@ pub struct StatusArgs {
     pub output: Output,
 }
 
-fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -212,7 +197,7 @@ fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
     Ok(rt.block_on(f))
 }
 
-async fn connect(k: &KubeArgs) -> Result<(Arc<dyn Cluster>, Box<dyn Driver>)> {
+pub(crate) async fn connect(k: &KubeArgs) -> Result<(Arc<dyn Cluster>, Box<dyn Driver>)> {
     let cluster: Arc<dyn Cluster> = Arc::new(
         KubeCluster::connect(&ConnectOptions {
             kubeconfig: k.kubeconfig.clone(),
@@ -228,7 +213,7 @@ async fn connect(k: &KubeArgs) -> Result<(Arc<dyn Cluster>, Box<dyn Driver>)> {
     Ok((cluster, driver))
 }
 
-fn progress(line: &str) {
+pub(crate) fn progress(line: &str) {
     eprintln!("{line}");
 }
 
@@ -248,7 +233,19 @@ fn summary(r: &Release) -> String {
 fn print_applied(r: &Release, dry_run: bool) {
     print!("{}", summary(r));
     if dry_run {
+        print_plans(r);
         print!("\nMANIFEST:\n{}", r.manifest);
+    }
+}
+
+/// A dry run's hooks and lifecycle steps, event by event.
+fn print_plans(r: &Release) {
+    if r.lifecycle.plans.iter().all(|p| p.is_empty()) {
+        return;
+    }
+    println!("\nLIFECYCLE PLAN:");
+    for p in &r.lifecycle.plans {
+        print!("{}", p.render());
     }
 }
 
@@ -268,6 +265,7 @@ pub fn install(a: InstallArgs) -> Result<()> {
             dry_run: a.dry_run,
             force_conflicts: a.force_conflicts,
             lock: LockOptions::new(a.lock_timeout),
+            no_hooks: a.no_hooks,
         };
         let r = install::install(&cluster, driver.as_ref(), &req, &progress).await?;
         print_applied(&r, a.dry_run);
@@ -289,6 +287,7 @@ pub fn upgrade(a: UpgradeArgs) -> Result<()> {
             dry_run: a.dry_run,
             force_conflicts: a.force_conflicts,
             lock: LockOptions::new(a.lock_timeout),
+            no_hooks: a.no_hooks,
         };
         let r = upgrade::upgrade(&cluster, driver.as_ref(), &req, &progress).await?;
         print_applied(&r, a.dry_run);
@@ -304,9 +303,17 @@ pub fn uninstall(a: UninstallArgs) -> Result<()> {
             namespace: cluster.namespace().to_string(),
             keep_history: a.keep_history,
             lock: LockOptions::new(a.lock_timeout),
+            no_hooks: a.no_hooks,
+            timeout: a.timeout,
+            dry_run: a.dry_run,
         };
         let r = uninstall::uninstall(&cluster, driver.as_ref(), &req, &progress).await?;
-        println!("release \"{}\" uninstalled", r.name);
+        if a.dry_run {
+            print!("{}", summary(&r));
+            print_plans(&r);
+        } else {
+            println!("release \"{}\" uninstalled", r.name);
+        }
         Ok(())
     })?
 }
@@ -358,7 +365,42 @@ fn json_row(r: &Release) -> serde_json::Value {
         "chart": format!("{}-{}", r.chart.name, r.chart.version),
         "appVersion": r.chart.app_version,
         "description": r.description,
+        "hooks": r.hooks.iter().map(|h| serde_json::json!({
+            "name": h.name, "kind": h.kind, "events": h.events, "weight": h.weight,
+            "lastRun": h.last_run,
+        })).collect::<Vec<_>>(),
+        "lifecycle": r.lifecycle.runs,
     })
+}
+
+/// `hook pre-install/migrate ok, step pre-delete/drain failed`: what ran for a revision.
+pub(crate) fn outcomes(r: &Release) -> String {
+    let mut parts: Vec<String> = r
+        .hooks
+        .iter()
+        .filter_map(|h| {
+            let run = h.last_run.as_ref()?;
+            Some(format!("hook {}/{} {}", run.event, h.name, run.status))
+        })
+        .collect();
+    let mut seen = std::collections::BTreeMap::new();
+    for run in &r.lifecycle.runs {
+        // One entry per step and event: failed wins over succeeded.
+        let e = seen
+            .entry((run.event, run.step.clone()))
+            .or_insert(run.status);
+        if run.status != crate::lifecycle::RunStatus::Succeeded {
+            *e = run.status;
+        }
+    }
+    for ((event, step), status) in seen {
+        parts.push(format!("step {event}/{step} {status}"));
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(", ")
+    }
 }
 
 fn print_json(v: &serde_json::Value) {
@@ -414,6 +456,7 @@ pub fn history(a: HistoryArgs) -> Result<()> {
                             r.status.to_string(),
                             format!("{}-{}", r.chart.name, r.chart.version),
                             r.chart.app_version.clone().unwrap_or_default(),
+                            outcomes(r),
                             r.description.clone(),
                         ]
                     })
@@ -427,6 +470,7 @@ pub fn history(a: HistoryArgs) -> Result<()> {
                             "STATUS",
                             "CHART",
                             "APP VERSION",
+                            "HOOKS/STEPS",
                             "DESCRIPTION"
                         ],
                         &rows

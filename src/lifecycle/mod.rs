@@ -201,6 +201,9 @@ pub struct LifecycleRecord {
     pub runs: Vec<StepRun>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollouts: Vec<RolloutProgress>,
+    /// What a dry run would do (never stored).
+    #[serde(skip)]
+    pub plans: Vec<Plan>,
 }
 
 impl LifecycleRecord {

@@ -14,6 +14,7 @@ use super::spec::{shell_words, Gate, OnFailure, Order, Step, WorkloadKind};
 use super::{now_ms, Event, LifecycleError, RolloutProgress, RunStatus, StepRun};
 use crate::kube::ready::{self, Readiness};
 use crate::kube::{Cluster, KubeError, ObjectRef};
+use crate::release::{Driver, Release};
 use crate::release::deploy::{
     MANAGED_BY_LABEL, MANAGER, RELEASE_NAMESPACE_ANNOTATION, RELEASE_NAME_ANNOTATION,
 };
@@ -323,7 +324,7 @@ async fn wait_hook(ctx: &Ctx<'_>, r: &ObjectRef) -> Result<(), String> {
 }
 
 /// The last log lines of a hook's pod (the Pod itself, or the Job's newest pod).
-async fn hook_logs(ctx: &Ctx<'_>, hook: &Hook) -> String {
+async fn hook_logs(ctx: &Ctx<'_>, hook: &Hook, tail: Option<u32>) -> String {
     let pod = match hook.kind.as_str() {
         "Pod" => Some(hook.name.clone()),
         "Job" => ctx
@@ -357,16 +358,27 @@ async fn hook_logs(ctx: &Ctx<'_>, hook: &Hook) -> String {
         .and_then(Value::as_str);
     match ctx
         .cluster
-        .logs(ctx.namespace, &pod, container, Some(HOOK_LOG_LINES))
+        .logs(ctx.namespace, &pod, container, tail)
         .await
     {
-        Ok(l) => last_lines(&l, HOOK_LOG_LINES as usize),
+        Ok(l) if tail.is_some() => last_lines(&l, HOOK_LOG_LINES as usize),
+        Ok(l) => l,
         Err(e) => format!("(logs of pod {pod} unavailable: {e})"),
     }
 }
 
 /// Creates one hook, waits for it, deletes it by policy; records the run in the hook.
 pub async fn run_hook(ctx: &Ctx<'_>, hook: &mut Hook, event: Event) -> Result<(), LifecycleError> {
+    run_hook_logged(ctx, hook, event, None).await
+}
+
+/// `run_hook` that also returns its pod's whole log in `logs` (read before any delete).
+pub async fn run_hook_logged(
+    ctx: &Ctx<'_>,
+    hook: &mut Hook,
+    event: Event,
+    logs: Option<&mut String>,
+) -> Result<(), LifecycleError> {
     let started = now_ms();
     hook.last_run = Some(HookRun {
         event,
@@ -376,7 +388,7 @@ pub async fn run_hook(ctx: &Ctx<'_>, hook: &mut Hook, event: Event) -> Result<()
         message: String::new(),
     });
     (ctx.progress)(&format!("hook {}/{} ({event})", hook.kind, hook.name));
-    let result = run_hook_inner(ctx, hook).await;
+    let result = run_hook_inner(ctx, hook, logs).await;
     let (status, message, logs) = match &result {
         Ok(()) => (HookStatus::Succeeded, String::new(), String::new()),
         Err((m, logs)) => (HookStatus::Failed, m.clone(), logs.clone()),
@@ -400,7 +412,11 @@ pub async fn run_hook(ctx: &Ctx<'_>, hook: &mut Hook, event: Event) -> Result<()
     })
 }
 
-async fn run_hook_inner(ctx: &Ctx<'_>, hook: &Hook) -> Result<(), (String, String)> {
+async fn run_hook_inner(
+    ctx: &Ctx<'_>,
+    hook: &Hook,
+    logs_out: Option<&mut String>,
+) -> Result<(), (String, String)> {
     let plain = |e: String| (e, String::new());
     let obj = prepared(ctx, hook).await.map_err(|e| plain(e.to_string()))?;
     let r = hook_ref(&obj).ok_or_else(|| plain("the hook object has no name".into()))?;
@@ -418,7 +434,11 @@ async fn run_hook_inner(ctx: &Ctx<'_>, hook: &Hook) -> Result<(), (String, Strin
         }
         Err(e) => return Err(plain(e.to_string())),
     }
-    match wait_hook(ctx, &r).await {
+    let waited = wait_hook(ctx, &r).await;
+    if let Some(out) = logs_out {
+        *out = hook_logs(ctx, hook, None).await;
+    }
+    match waited {
         Ok(()) => {
             if hook.deletes(DeletePolicy::HookSucceeded) {
                 ctx.cluster.delete(&r).await.map_err(|e| plain(e.to_string()))?;
@@ -426,7 +446,7 @@ async fn run_hook_inner(ctx: &Ctx<'_>, hook: &Hook) -> Result<(), (String, Strin
             Ok(())
         }
         Err(m) => {
-            let logs = hook_logs(ctx, hook).await;
+            let logs = hook_logs(ctx, hook, Some(HOOK_LOG_LINES)).await;
             if hook.deletes(DeletePolicy::HookFailed) {
                 let _ = ctx.cluster.delete(&r).await;
             }
@@ -581,35 +601,32 @@ async fn wait_replaced(
 /// One-pod-at-a-time rollout of an OnDelete StatefulSet: for each pod not on the update
 /// revision, in the step's order: exec, delete, wait for the replacement Ready on the new
 /// revision, gate. Pods already on it are skipped, which is what makes an interrupted
-/// rollout resume. `checkpoint` is called after every pod with the progress so far.
-pub async fn rollout<F, Fut>(
+/// rollout resume. Progress and outcomes go into `rec`, which is stored after every pod.
+pub async fn rollout(
     ctx: &Ctx<'_>,
     step: &Step,
-    runs: &mut Vec<StepRun>,
-    mut checkpoint: F,
-) -> Result<Option<RolloutProgress>, LifecycleError>
-where
-    F: FnMut(RolloutProgress) -> Fut,
-    Fut: std::future::Future<Output = Result<(), LifecycleError>>,
-{
+    rec: &mut Release,
+    driver: &dyn Driver,
+) -> Result<(), crate::Error> {
     let (Some(WorkloadKind::StatefulSet), Some(name)) = (step.target.kind, &step.target.name)
     else {
         return Err(LifecycleError::Target {
             step: step.name.clone(),
             message: "rollout steps target a StatefulSet by name".into(),
-        });
+        }
+        .into());
     };
     let r = plan::workload_ref(WorkloadKind::StatefulSet, name, ctx.namespace);
     let Some(set) = observed_set(ctx, &r).await? else {
         (ctx.progress)(&format!("step {}: {r} does not exist, nothing to roll out", step.name));
-        return Ok(None);
+        return Ok(());
     };
     if set.pointer("/spec/updateStrategy/type").and_then(Value::as_str) != Some("OnDelete") {
         (ctx.progress)(&format!(
             "step {}: {r} is not updateStrategy OnDelete, its controller rolls it out",
             step.name
         ));
-        return Ok(None);
+        return Ok(());
     }
     let revision = set
         .pointer("/status/updateRevision")
@@ -656,19 +673,81 @@ where
                 finished: now_ms(),
                 message: result.clone().err().unwrap_or_default(),
             };
-            runs.push(run.clone());
+            rec.lifecycle.runs.push(run.clone());
             if result.is_err() {
-                checkpoint(progress.clone()).await?;
+                checkpoint(rec, &progress, driver).await?;
                 // A rollout never goes on past a pod that did not come back healthy.
-                return Err(failed(&run));
+                return Err(failed(&run).into());
             }
         }
         progress.done.push(pod.clone());
         progress.remaining.retain(|p| p != pod);
         progress.complete = progress.remaining.is_empty();
-        checkpoint(progress.clone()).await?;
+        checkpoint(rec, &progress, driver).await?;
     }
-    Ok(Some(progress))
+    Ok(())
+}
+
+async fn checkpoint(
+    rec: &mut Release,
+    progress: &RolloutProgress,
+    driver: &dyn Driver,
+) -> Result<(), crate::Error> {
+    let all = &mut rec.lifecycle.rollouts;
+    match all.iter_mut().find(|p| p.step == progress.step) {
+        Some(p) => *p = progress.clone(),
+        None => all.push(progress.clone()),
+    }
+    driver.put(rec).await?;
+    Ok(())
+}
+
+/// Runs an event for a release: its recorded hooks and steps, outcomes kept in it.
+pub async fn release_event(
+    ctx: &Ctx<'_>,
+    rec: &mut Release,
+    event: Event,
+    scale: &[ScaleDown],
+    no_hooks: bool,
+) -> Result<(), LifecycleError> {
+    let steps = rec.lifecycle.steps.clone();
+    let mut runs = Vec::new();
+    let r = run_event(ctx, &mut rec.hooks, &steps, event, scale, no_hooks, &mut runs).await;
+    rec.lifecycle.runs.extend(runs);
+    r
+}
+
+/// Runs every `rollout` step of the release, in declared order.
+pub async fn release_rollouts(
+    ctx: &Ctx<'_>,
+    rec: &mut Release,
+    driver: &dyn Driver,
+) -> Result<(), crate::Error> {
+    let steps: Vec<Step> = rec
+        .lifecycle
+        .steps
+        .iter()
+        .filter(|s| s.on.contains(&Event::Rollout))
+        .cloned()
+        .collect();
+    for s in &steps {
+        rollout(ctx, s, rec, driver).await?;
+    }
+    Ok(())
+}
+
+/// Plans of several events, for dry runs.
+pub async fn release_plans(
+    cluster: &dyn Cluster,
+    rec: &Release,
+    events: &[Event],
+    scale: &[ScaleDown],
+) -> Result<Vec<plan::Plan>, LifecycleError> {
+    let mut out = Vec::new();
+    for e in events {
+        out.push(plan::plan(cluster, &rec.namespace, &rec.hooks, &rec.lifecycle.steps, *e, scale).await?);
+    }
+    Ok(out)
 }
 
 async fn replace_one(
