@@ -32,11 +32,6 @@ pub struct Ctx<'a> {
     pub progress: &'a (dyn Fn(&str) + Sync),
 }
 
-/// What running an event did: step outcomes (hooks record theirs in place).
-#[derive(Debug, Default)]
-pub struct Outcome {
-    pub runs: Vec<StepRun>,
-}
 
 fn last_lines(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
