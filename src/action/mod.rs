@@ -10,6 +10,8 @@ pub mod lint;
 pub mod list;
 pub mod package;
 pub mod repo;
+pub mod revision;
+pub mod rollback;
 pub mod show;
 pub mod status;
 pub mod template;
