@@ -120,6 +120,7 @@ async fn install_of_200_objects_costs_at_most_objects_plus_10_requests() {
         .map(|r| format!("{} {}?{} -> {}", r.verb, r.path, r.query, r.status))
         .collect();
     let used = sim.requests().len() - before;
+    eprintln!("install of {objects} objects: {used} API requests");
     assert!(
         used <= objects + 10,
         "{used} requests for {objects} objects; besides the object applies: {log:#?}"

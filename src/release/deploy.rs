@@ -277,7 +277,7 @@ async fn apply_one(
         v["metadata"]["uid"] = json!(CREATE_ONLY_UID);
         match cluster.apply(&v, &policy.apply).await {
             Ok(_) => {
-                progress(&format!("created {}", p.reference));
+                progress(&format!("applied {}", p.reference));
                 return Ok(true);
             }
             Err(e) if exists(&e) => {
