@@ -353,6 +353,7 @@ fn write_opts(q: &Query, headers: &HeaderMap, sub: Option<&str>) -> Result<Write
                 .unwrap_or_else(|| default_manager(headers)),
         ),
         subresource: sub.map(String::from),
+        client: true,
     })
 }
 

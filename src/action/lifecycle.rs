@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::action::install::{locked, Progress};
+use crate::action::revision::{locked, Progress};
 use crate::kube::Cluster;
 use crate::lifecycle::hooks::HookStatus;
 use crate::lifecycle::{plan, run, Event, Plan, StepRun};
@@ -71,7 +71,7 @@ pub async fn run_step(
     req: &RunStepRequest,
     progress: Progress<'_>,
 ) -> Result<Vec<StepRun>> {
-    locked(cluster, &req.namespace, &req.name, Some(&req.lock), |_| async {
+    locked(cluster, driver, &req.namespace, &req.name, Some(&req.lock), |_| async {
         let mut rec = current(driver, &req.namespace, &req.name).await?;
         let step = rec
             .lifecycle
@@ -161,7 +161,7 @@ pub async fn test(
     req: &TestRequest,
     progress: Progress<'_>,
 ) -> Result<(Vec<TestResult>, Option<crate::Error>)> {
-    locked(cluster, &req.namespace, &req.name, Some(&req.lock), |_| async {
+    locked(cluster, driver, &req.namespace, &req.name, Some(&req.lock), |_| async {
         let mut rec = current(driver, &req.namespace, &req.name).await?;
         let ctx = run::Ctx {
             cluster: cluster.as_ref(),

@@ -11,6 +11,8 @@ pub mod lifecycle;
 pub mod list;
 pub mod package;
 pub mod repo;
+pub mod revision;
+pub mod rollback;
 pub mod show;
 pub mod status;
 pub mod template;

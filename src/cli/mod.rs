@@ -66,6 +66,8 @@ pub enum Command {
     /// Upgrade a release to a new chart version or new values
     #[command(disable_version_flag = true)]
     Upgrade(release::UpgradeArgs),
+    /// Return a release to an earlier revision (as a new revision)
+    Rollback(release::RollbackArgs),
     /// Delete a release's objects and records
     Uninstall(release::UninstallArgs),
     /// List releases
@@ -121,6 +123,7 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Dep(cmd) => dep::run(cmd),
         Command::Install(args) => release::install(args),
         Command::Upgrade(args) => release::upgrade(args),
+        Command::Rollback(args) => release::rollback(args),
         Command::Uninstall(args) => release::uninstall(args),
         Command::List(args) => release::list(args),
         Command::History(args) => release::history(args),

@@ -331,9 +331,27 @@ impl Cluster for KubeCluster {
     }
 
     async fn delete(&self, r: &ObjectRef) -> Result<bool, KubeError> {
+        self.delete_with(r, DeleteParams::background()).await
+    }
+
+    async fn delete_at_version(
+        &self,
+        r: &ObjectRef,
+        resource_version: &str,
+    ) -> Result<bool, KubeError> {
+        let mut dp = DeleteParams::background();
+        dp.preconditions = Some(::kube::api::Preconditions {
+            resource_version: Some(resource_version.to_string()),
+            uid: None,
+        });
+        self.delete_with(r, dp).await
+    }
+}
+
+impl KubeCluster {
+    async fn delete_with(&self, r: &ObjectRef, dp: DeleteParams) -> Result<bool, KubeError> {
         let object = r.to_string();
         let api = self.api_for(r).await?;
-        let dp = DeleteParams::background();
         match retry::run(&self.retry, &object, || api.delete(&r.name, &dp)).await {
             Ok(_) => Ok(true),
             // Also what a retried delete sees when the dropped first try went through.

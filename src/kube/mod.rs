@@ -30,6 +30,8 @@ pub enum KubeError {
         code: u16,
         reason: String,
         message: String,
+        /// The fields the server named (`details.causes[].field`), for 422s.
+        fields: Vec<String>,
     },
     /// Transient failures that outlasted the retries.
     #[error("{object}: {message} (gave up after {attempts} attempts)")]
@@ -162,6 +164,33 @@ pub trait Cluster: Send + Sync {
     ) -> Result<Vec<Value>, KubeError>;
     /// Deletes in the background; `false` when the object was already gone.
     async fn delete(&self, r: &ObjectRef) -> Result<bool, KubeError>;
+    /// Deletes only if the object is still at `resource_version` (a 409 otherwise).
+    async fn delete_at_version(
+        &self,
+        r: &ObjectRef,
+        resource_version: &str,
+    ) -> Result<bool, KubeError>;
+
+    /// Polls until the object no longer exists (finalizers done) or the deadline passes.
+    async fn wait_deleted(&self, r: &ObjectRef, timeout: Duration) -> Result<(), KubeError> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(20);
+        loop {
+            if self.get(r).await?.is_none() {
+                return Ok(());
+            }
+            let waited = start.elapsed();
+            if waited >= timeout {
+                return Err(KubeError::Timeout {
+                    object: r.to_string(),
+                    waited,
+                    reason: "still exists (being deleted)".into(),
+                });
+            }
+            tokio::time::sleep(pause.min(timeout - waited)).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
 
     /// Runs a command in a pod's container (the first container when `None`) and waits
     /// for it at most `timeout`. A non-zero exit is an answer, not an error.

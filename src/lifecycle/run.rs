@@ -14,7 +14,7 @@ use super::spec::{shell_words, Gate, OnFailure, Order, Step, WorkloadKind};
 use super::{now_ms, Event, LifecycleError, RolloutProgress, RunStatus, StepRun};
 use crate::kube::ready::{self, Readiness};
 use crate::kube::{Cluster, KubeError, ObjectRef};
-use crate::release::{Driver, Release};
+use crate::release::{Driver, Release, ReleaseError};
 use crate::release::deploy::{
     MANAGED_BY_LABEL, MANAGER, RELEASE_NAMESPACE_ANNOTATION, RELEASE_NAME_ANNOTATION,
 };
@@ -602,7 +602,7 @@ pub async fn rollout(
     step: &Step,
     rec: &mut Release,
     driver: &dyn Driver,
-) -> Result<(), crate::Error> {
+) -> Result<(), ReleaseError> {
     let (Some(WorkloadKind::StatefulSet), Some(name)) = (step.target.kind, &step.target.name)
     else {
         return Err(LifecycleError::Target {
@@ -687,7 +687,7 @@ async fn checkpoint(
     rec: &mut Release,
     progress: &RolloutProgress,
     driver: &dyn Driver,
-) -> Result<(), crate::Error> {
+) -> Result<(), ReleaseError> {
     let all = &mut rec.lifecycle.rollouts;
     match all.iter_mut().find(|p| p.step == progress.step) {
         Some(p) => *p = progress.clone(),
@@ -717,7 +717,7 @@ pub async fn release_rollouts(
     ctx: &Ctx<'_>,
     rec: &mut Release,
     driver: &dyn Driver,
-) -> Result<(), crate::Error> {
+) -> Result<(), ReleaseError> {
     let steps: Vec<Step> = rec
         .lifecycle
         .steps

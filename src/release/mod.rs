@@ -59,10 +59,19 @@ pub enum ReleaseError {
     },
     #[error("{object} exists and is not managed by stackpkg; delete it or rename it in the chart")]
     Unmanaged { object: String },
+    #[error("{object}: the API server refuses to change {fields} ({message}); --force deletes and recreates it")]
+    Immutable {
+        object: String,
+        fields: String,
+        message: String,
+    },
     #[error("release {name}: {message}")]
     Operation { name: String, message: String },
     #[error(transparent)]
     Kube(#[from] KubeError),
+    /// A hook or lifecycle step failed.
+    #[error(transparent)]
+    Lifecycle(#[from] crate::lifecycle::LifecycleError),
 }
 
 /// Where a revision is in its life.
