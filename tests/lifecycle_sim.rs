@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use kube_sim::{Config, ExecRecord, ExecRule, LogRule, ProxyRule, RequestRecord, Simulator, Timing};
 use stackpkg::action::install::{install, InstallRequest};
+use stackpkg::action::revision::DryRun;
+use stackpkg::action::upgrade::ValuesMode;
 use stackpkg::action::lifecycle as lc;
 use stackpkg::action::uninstall::{uninstall, UninstallRequest};
 use stackpkg::action::upgrade::{upgrade, UpgradeRequest};
@@ -114,8 +116,11 @@ impl Env {
             create_namespace: true,
             wait: true,
             timeout: Duration::from_secs(10),
-            dry_run: false,
+            dry_run: DryRun::None,
             force_conflicts: false,
+            atomic: false,
+            take_ownership: false,
+            max_history: 10,
             lock: LockOptions::new(Duration::from_secs(30)),
             no_hooks: false,
         }
@@ -126,11 +131,18 @@ impl Env {
             name: "r".into(),
             chart: self.chart(),
             values: Self::values(set),
+            values_mode: ValuesMode::Default,
             namespace: "apps".into(),
+            install: false,
+            create_namespace: false,
             wait: true,
             timeout: Duration::from_secs(10),
-            dry_run: false,
+            dry_run: DryRun::None,
             force_conflicts: false,
+            force: false,
+            atomic: false,
+            take_ownership: false,
+            max_history: 10,
             lock: LockOptions::new(Duration::from_secs(30)),
             no_hooks: false,
         }
@@ -138,13 +150,9 @@ impl Env {
 
     fn uninstall_req(&self) -> UninstallRequest {
         UninstallRequest {
-            name: "r".into(),
-            namespace: "apps".into(),
             keep_history: true,
-            lock: LockOptions::new(Duration::from_secs(30)),
-            no_hooks: false,
             timeout: Duration::from_secs(10),
-            dry_run: false,
+            ..UninstallRequest::new("r", "apps", LockOptions::new(Duration::from_secs(30)))
         }
     }
 
@@ -619,6 +627,13 @@ async fn http_gates_accept_codes_continue_and_by_hand_runs() {
                 status: 200,
                 ..Default::default()
             },
+            // -1 stays red (500: kube-rs's own retries leave it alone, unlike 503).
+            ProxyRule {
+                pod: Some("-1$".into()),
+                status: 500,
+                body: Some("{\"status\":\"red\"}".into()),
+                ..Default::default()
+            },
         ])
         .unwrap();
     // -1 never turns green: `continue` records the failure and the upgrade goes on.
@@ -628,7 +643,8 @@ async fn http_gates_accept_codes_continue_and_by_hand_runs() {
     assert_eq!(rel.status, Status::Deployed);
     let runs: Vec<_> = rel.lifecycle.runs.iter().map(|r| (r.pod.as_str(), r.status)).collect();
     assert_eq!(runs, [("r-db-0", RunStatus::Succeeded), ("r-db-1", RunStatus::FailedContinued)]);
-    assert!(rel.lifecycle.runs[1].message.contains("HTTP 503"));
+    let m = &rel.lifecycle.runs[1].message;
+    assert!(m.contains("did not pass within 2s") && m.contains("HTTP 500: {\"status\":\"red\"}"), "{m}");
     let proxies = env.sim.proxies();
     let zero: Vec<u16> = proxies.iter().filter(|p| p.pod == "r-db-0").map(|p| p.status).collect();
     assert_eq!(zero, [408, 408, 200]);
@@ -663,7 +679,7 @@ async fn dry_runs_print_the_plan_and_change_nothing() {
     let env = Env::start(CASSANDRA, &[]).await;
     env.install(&["replicas=5"]).await;
     let mut up = env.upgrade_req(&["replicas=3"]);
-    up.dry_run = true;
+    up.dry_run = DryRun::Client;
     let rel = upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
     let text: String = rel.lifecycle.plans.iter().map(|p| p.render()).collect();
     assert!(text.contains("pre-scale-down:\n  1. step decommission (weight 0) on StatefulSet r-db, reverse-ordinal, on-failure abort\n     pods: r-db-4, r-db-3\n     exec: nodetool decommission in db (timeout 5s, accept exit [0])\n"), "{text}");

@@ -135,6 +135,7 @@ impl Env {
             take_ownership: false,
             max_history: 10,
             lock: lock(),
+            no_hooks: false,
         }
     }
 
@@ -156,6 +157,7 @@ impl Env {
             take_ownership: false,
             max_history: 10,
             lock: lock(),
+            no_hooks: false,
         }
     }
 
@@ -171,6 +173,7 @@ impl Env {
             force: false,
             max_history: 10,
             lock: lock(),
+            no_hooks: false,
         }
     }
 

@@ -119,6 +119,7 @@ impl Env {
             take_ownership: false,
             max_history: 10,
             lock: LockOptions::new(Duration::from_secs(30)),
+            no_hooks: false,
         }
     }
 
@@ -143,6 +144,7 @@ impl Env {
             take_ownership: false,
             max_history: 10,
             lock: LockOptions::new(Duration::from_secs(30)),
+            no_hooks: false,
         }
     }
 

@@ -108,6 +108,7 @@ async fn install_of_200_objects_costs_at_most_objects_plus_10_requests() {
         take_ownership: false,
         max_history: 10,
         lock: LockOptions::new(Duration::from_secs(60)),
+        no_hooks: false,
     };
     let before = sim.requests().len();
     let rel = install(&cluster, &driver, &req, &quiet).await.unwrap();

@@ -288,11 +288,18 @@ pub fn parse(file: &str, text: &str, prefix: &str) -> Result<Vec<Step>, Lifecycl
             return Err(spec_err(file, "", "", format!("{at}invalid YAML: {e}")));
         }
     };
-    let mut errors: Vec<(String, String, String)> = validator()
+    let mut errors: Vec<(usize, String, String, String)> = validator()
         .iter_errors(&doc)
         .map(|e| {
-            let (step, field) = locate(&doc, &e.instance_path().to_string());
-            (step, field, e.to_string())
+            let pointer = e.instance_path().to_string();
+            // Steps in file order, whatever order the validator walks them in.
+            let index = pointer
+                .strip_prefix("/steps/")
+                .and_then(|r| r.split('/').next())
+                .and_then(|i| i.parse().ok())
+                .unwrap_or(usize::MAX);
+            let (step, field) = locate(&doc, &pointer);
+            (index, field, step, e.to_string())
         })
         .collect();
     if !errors.is_empty() {
@@ -300,7 +307,7 @@ pub fn parse(file: &str, text: &str, prefix: &str) -> Result<Vec<Step>, Lifecycl
         errors.dedup();
         let msgs: Vec<String> = errors
             .iter()
-            .map(|(s, f, m)| match spec_err(file, s, f, m) {
+            .map(|(_, f, s, m)| match spec_err(file, s, f, m) {
                 LifecycleError::Spec { message, .. } => message,
                 other => other.to_string(),
             })
