@@ -5,12 +5,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube_sim::{Config, ExecRecord, ExecRule, LogRule, ProxyRule, RequestRecord, Simulator, Timing};
+use kube_sim::{
+    Config, ExecRecord, ExecRule, LogRule, ProxyRule, RequestRecord, Simulator, Timing,
+};
 use stackpkg::action::install::{install, InstallRequest};
-use stackpkg::action::revision::DryRun;
-use stackpkg::action::upgrade::ValuesMode;
 use stackpkg::action::lifecycle as lc;
+use stackpkg::action::revision::DryRun;
 use stackpkg::action::uninstall::{uninstall, UninstallRequest};
+use stackpkg::action::upgrade::ValuesMode;
 use stackpkg::action::upgrade::{upgrade, UpgradeRequest};
 use stackpkg::kube::{Cluster, ConnectOptions, KubeCluster, ObjectRef};
 use stackpkg::lifecycle::hooks::HookStatus;
@@ -237,7 +239,9 @@ async fn uninstall_drains_highest_ordinal_first_before_deleting() {
         "drained at {last_drain}, deleted at {}",
         deletes[0].time
     );
-    assert!(drains.iter().all(|d| d.container == "db" && d.exit_code == Some(0)));
+    assert!(drains
+        .iter()
+        .all(|d| d.container == "db" && d.exit_code == Some(0)));
     // The outcomes are in the record.
     let ok: Vec<_> = rel
         .lifecycle
@@ -254,13 +258,22 @@ async fn scale_down_decommissions_removed_pods_before_patching_replicas() {
     let env = Env::start(CASSANDRA, &[]).await;
     env.install(&["replicas=5"]).await;
     let before = env.sim.requests().len();
-    let rel = upgrade(&env.cluster, &env.driver, &env.upgrade_req(&["replicas=3"]), &quiet)
-        .await
-        .unwrap();
+    let rel = upgrade(
+        &env.cluster,
+        &env.driver,
+        &env.upgrade_req(&["replicas=3"]),
+        &quiet,
+    )
+    .await
+    .unwrap();
     assert_eq!(rel.status, Status::Deployed);
     let dec = env.execs("decommission");
     assert_eq!(pods(&dec), ["r-db-4", "r-db-3"]);
-    assert!(env.sim.execs().iter().all(|e| !["r-db-0", "r-db-1", "r-db-2"].contains(&e.pod.as_str())));
+    assert!(env
+        .sim
+        .execs()
+        .iter()
+        .all(|e| !["r-db-0", "r-db-1", "r-db-2"].contains(&e.pod.as_str())));
     let patches: Vec<_> = env.sim.requests()[before..]
         .iter()
         .filter(|r| r.verb == "patch" && r.path.ends_with("/statefulsets/r-db"))
@@ -284,12 +297,23 @@ async fn failing_decommission_scales_nothing_and_fails_the_release() {
             ..Default::default()
         }])
         .unwrap();
-    let err = upgrade(&env.cluster, &env.driver, &env.upgrade_req(&["replicas=3"]), &quiet)
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("lifecycle step decommission (pre-scale-down) failed on pod r-db-4"), "{err}");
-    assert!(err.contains("exit code 2; stderr: error: node is not in the ring"), "{err}");
+    let err = upgrade(
+        &env.cluster,
+        &env.driver,
+        &env.upgrade_req(&["replicas=3"]),
+        &quiet,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("lifecycle step decommission (pre-scale-down) failed on pod r-db-4"),
+        "{err}"
+    );
+    assert!(
+        err.contains("exit code 2; stderr: error: node is not in the ring"),
+        "{err}"
+    );
     // -4 failed, so -3 was never touched.
     assert_eq!(pods(&env.execs("decommission")), ["r-db-4"]);
     assert_eq!(env.replicas().await, 5);
@@ -352,7 +376,10 @@ async fn rollout_replaces_one_pod_at_a_time_after_each_gate() {
     assert_eq!(pods(&stops), ["r-db-2", "r-db-1", "r-db-0"]);
     let gates = env.execs("urp-count");
     let per_pod = |p: &str| gates.iter().filter(|g| g.pod == p).count();
-    assert_eq!((per_pod("r-db-2"), per_pod("r-db-1"), per_pod("r-db-0")), (3, 3, 1));
+    assert_eq!(
+        (per_pod("r-db-2"), per_pod("r-db-1"), per_pod("r-db-0")),
+        (3, 3, 1)
+    );
     let deletes: Vec<RequestRecord> = env.sim.requests()[before..]
         .iter()
         .filter(|r| r.verb == "delete" && r.path.contains("/pods/r-db-"))
@@ -400,12 +427,21 @@ async fn interrupted_rollout_resumes_on_the_next_upgrade_and_gate_timeouts_fail(
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("step roll (rollout) failed on pod r-db-1"), "{err}");
+    assert!(
+        err.contains("step roll (rollout) failed on pod r-db-1"),
+        "{err}"
+    );
     assert!(err.contains("did not pass within 300ms"), "{err}");
     assert!(err.contains("3 under-replicated partitions"), "{err}");
     let gates = env.execs("urp-count");
-    assert!(gates.iter().filter(|g| g.pod == "r-db-1").count() >= 3, "retried every 50ms");
-    assert!(env.execs("kafka-server-stop.sh").iter().all(|e| e.pod != "r-db-0"));
+    assert!(
+        gates.iter().filter(|g| g.pod == "r-db-1").count() >= 3,
+        "retried every 50ms"
+    );
+    assert!(env
+        .execs("kafka-server-stop.sh")
+        .iter()
+        .all(|e| e.pod != "r-db-0"));
     let h = env.driver.history("apps", "r").await.unwrap();
     let failed = h.last().unwrap();
     assert_eq!(failed.status, Status::Failed);
@@ -416,7 +452,9 @@ async fn interrupted_rollout_resumes_on_the_next_upgrade_and_gate_timeouts_fail(
     // and replaces only -0.
     env.sim.set_exec_rules(vec![]).unwrap();
     let n = env.sim.execs().len();
-    let rel = upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
+    let rel = upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap();
     assert_eq!(rel.status, Status::Deployed);
     let stops: Vec<_> = env.sim.execs()[n..]
         .iter()
@@ -464,9 +502,15 @@ async fn hooks_and_steps_interleave_by_weight() {
     assert!(!h[0].manifest.contains("r-backup"));
     assert_eq!(h[0].hooks.len(), 1);
     assert!(env.sim.objects().iter().all(|o| o["kind"] != "Job"));
-    let plans = lc::plan(env.cluster.as_ref(), &env.driver, "apps", "r", Some(Event::PreDelete))
-        .await
-        .unwrap();
+    let plans = lc::plan(
+        env.cluster.as_ref(),
+        &env.driver,
+        "apps",
+        "r",
+        Some(Event::PreDelete),
+    )
+    .await
+    .unwrap();
     let names: Vec<String> = plans[0]
         .units
         .iter()
@@ -496,7 +540,10 @@ async fn hooks_and_steps_interleave_by_weight() {
     assert!(first[2].finished.as_deref().unwrap() <= job_create[0].time.as_str());
     // The hook completed (and was deleted by policy) before the weight-10 step started.
     assert!(job_delete[0].time <= last.iter().map(|e| e.started.clone()).min().unwrap());
-    assert_eq!(rel.hooks[0].last_run.as_ref().unwrap().status, HookStatus::Succeeded);
+    assert_eq!(
+        rel.hooks[0].last_run.as_ref().unwrap().status,
+        HookStatus::Succeeded
+    );
 }
 
 const FAILING_HOOK: &str = r#"apiVersion: v1
@@ -521,26 +568,45 @@ async fn failing_hook_fails_the_install_with_its_logs_and_no_hooks_skips_it() {
             text: (1..=15).map(|i| format!("line {i}\n")).collect(),
         }])
         .unwrap();
-    let err = install(&env.cluster, &env.driver, &env.install_req(&["failHook=true"]), &quiet)
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("hook Pod/r-migrate (pre-install) failed: the Pod failed"), "{err}");
+    let err = install(
+        &env.cluster,
+        &env.driver,
+        &env.install_req(&["failHook=true"]),
+        &quiet,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("hook Pod/r-migrate (pre-install) failed: the Pod failed"),
+        "{err}"
+    );
     assert!(err.contains("last log lines:\nline 6\n"), "{err}");
-    assert!(err.contains("line 15") && !err.contains("line 5\n"), "{err}");
+    assert!(
+        err.contains("line 15") && !err.contains("line 5\n"),
+        "{err}"
+    );
     // The pre-install hook failed, so nothing of the release was applied.
     assert!(env.sim.objects().iter().all(|o| o["kind"] != "StatefulSet"));
     let h = env.driver.history("apps", "r").await.unwrap();
     assert_eq!(h[0].status, Status::Failed);
-    assert_eq!(h[0].hooks[0].last_run.as_ref().unwrap().status, HookStatus::Failed);
+    assert_eq!(
+        h[0].hooks[0].last_run.as_ref().unwrap().status,
+        HookStatus::Failed
+    );
 
     // --no-hooks: the upgrade applies without creating the hook.
     let mut up = env.upgrade_req(&["failHook=true"]);
     up.no_hooks = true;
     let n = env.requests("create", "/pods").len();
-    let rel = upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
+    let rel = upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap();
     assert_eq!(rel.status, Status::Deployed);
-    assert!(env.requests("create", "/pods").len() == n, "no hook pod created");
+    assert!(
+        env.requests("create", "/pods").len() == n,
+        "no hook pod created"
+    );
     assert!(rel.hooks[0].last_run.is_none());
 }
 
@@ -562,7 +628,11 @@ async fn test_runs_each_test_hook_and_reports_it() {
     );
     let env = Env::start("", &[("tests.yaml", &tests)]).await;
     env.install(&[]).await;
-    assert!(env.sim.objects().iter().all(|o| o["metadata"]["name"] != "r-test-a"));
+    assert!(env
+        .sim
+        .objects()
+        .iter()
+        .all(|o| o["metadata"]["name"] != "r-test-a"));
     env.sim
         .set_log_rules(vec![LogRule {
             pod: "test-a".into(),
@@ -577,15 +647,23 @@ async fn test_runs_each_test_hook_and_reports_it() {
         logs: true,
         lock: LockOptions::new(Duration::from_secs(30)),
     };
-    let (results, err) = lc::test(&env.cluster, &env.driver, &req, &quiet).await.unwrap();
+    let (results, err) = lc::test(&env.cluster, &env.driver, &req, &quiet)
+        .await
+        .unwrap();
     assert_eq!(results.len(), 2);
     assert_eq!(results[0].name, "r-test-a");
     assert_eq!(results[0].status, HookStatus::Succeeded);
     assert_eq!(results[0].logs.as_deref(), Some("all good\n"));
     assert_eq!(results[1].status, HookStatus::Failed);
-    assert!(err.unwrap().to_string().contains("hook Pod/r-test-b (test) failed"));
+    assert!(err
+        .unwrap()
+        .to_string()
+        .contains("hook Pod/r-test-b (test) failed"));
     let h = env.driver.history("apps", "r").await.unwrap();
-    assert_eq!(h[0].hooks[1].last_run.as_ref().unwrap().status, HookStatus::Failed);
+    assert_eq!(
+        h[0].hooks[1].last_run.as_ref().unwrap().status,
+        HookStatus::Failed
+    );
 }
 
 const ES: &str = r#"steps:
@@ -637,21 +715,49 @@ async fn http_gates_accept_codes_continue_and_by_hand_runs() {
         ])
         .unwrap();
     // -1 never turns green: `continue` records the failure and the upgrade goes on.
-    let rel = upgrade(&env.cluster, &env.driver, &env.upgrade_req(&["replicas=2", "version=2"]), &quiet)
-        .await
-        .unwrap();
+    let rel = upgrade(
+        &env.cluster,
+        &env.driver,
+        &env.upgrade_req(&["replicas=2", "version=2"]),
+        &quiet,
+    )
+    .await
+    .unwrap();
     assert_eq!(rel.status, Status::Deployed);
-    let runs: Vec<_> = rel.lifecycle.runs.iter().map(|r| (r.pod.as_str(), r.status)).collect();
-    assert_eq!(runs, [("r-db-0", RunStatus::Succeeded), ("r-db-1", RunStatus::FailedContinued)]);
+    let runs: Vec<_> = rel
+        .lifecycle
+        .runs
+        .iter()
+        .map(|r| (r.pod.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("r-db-0", RunStatus::Succeeded),
+            ("r-db-1", RunStatus::FailedContinued)
+        ]
+    );
     let m = &rel.lifecycle.runs[1].message;
-    assert!(m.contains("did not pass within 2s") && m.contains("HTTP 500: {\"status\":\"red\"}"), "{m}");
+    assert!(
+        m.contains("did not pass within 2s") && m.contains("HTTP 500: {\"status\":\"red\"}"),
+        "{m}"
+    );
     let proxies = env.sim.proxies();
-    let zero: Vec<u16> = proxies.iter().filter(|p| p.pod == "r-db-0").map(|p| p.status).collect();
+    let zero: Vec<u16> = proxies
+        .iter()
+        .filter(|p| p.pod == "r-db-0")
+        .map(|p| p.status)
+        .collect();
     assert_eq!(zero, [408, 408, 200]);
     assert_eq!(proxies[0].path, "/_cluster/health?wait_for_status=green");
 
     // By hand, on one pod.
-    env.sim.set_proxy_rules(vec![ProxyRule { status: 200, ..Default::default() }]).unwrap();
+    env.sim
+        .set_proxy_rules(vec![ProxyRule {
+            status: 200,
+            ..Default::default()
+        }])
+        .unwrap();
     let n = env.sim.execs().len();
     let req = lc::RunStepRequest {
         name: "r".into(),
@@ -661,17 +767,35 @@ async fn http_gates_accept_codes_continue_and_by_hand_runs() {
         timeout: Duration::from_secs(5),
         lock: LockOptions::new(Duration::from_secs(30)),
     };
-    let runs = lc::run_step(&env.cluster, &env.driver, &req, &quiet).await.unwrap();
+    let runs = lc::run_step(&env.cluster, &env.driver, &req, &quiet)
+        .await
+        .unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, RunStatus::Succeeded);
     assert_eq!(pods(&env.sim.execs()[n..]), ["r-db-1"]);
-    let bad = lc::RunStepRequest { pod: Some("nope-0".into()), ..req.clone() };
-    let e = lc::run_step(&env.cluster, &env.driver, &bad, &quiet).await.unwrap_err();
+    let bad = lc::RunStepRequest {
+        pod: Some("nope-0".into()),
+        ..req.clone()
+    };
+    let e = lc::run_step(&env.cluster, &env.driver, &bad, &quiet)
+        .await
+        .unwrap_err();
     assert_eq!(e.exit_code(), 2);
-    assert!(e.to_string().contains("pod nope-0 is not a target of step exclude (targets: r-db-0, r-db-1)"));
-    let bad = lc::RunStepRequest { step: "drain".into(), ..req };
-    let e = lc::run_step(&env.cluster, &env.driver, &bad, &quiet).await.unwrap_err();
-    assert!(e.to_string().contains("has no lifecycle step \"drain\" (steps: exclude)"), "{e}");
+    assert!(e
+        .to_string()
+        .contains("pod nope-0 is not a target of step exclude (targets: r-db-0, r-db-1)"));
+    let bad = lc::RunStepRequest {
+        step: "drain".into(),
+        ..req
+    };
+    let e = lc::run_step(&env.cluster, &env.driver, &bad, &quiet)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("has no lifecycle step \"drain\" (steps: exclude)"),
+        "{e}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -680,14 +804,21 @@ async fn dry_runs_print_the_plan_and_change_nothing() {
     env.install(&["replicas=5"]).await;
     let mut up = env.upgrade_req(&["replicas=3"]);
     up.dry_run = DryRun::Client;
-    let rel = upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
+    let rel = upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap();
     let text: String = rel.lifecycle.plans.iter().map(|p| p.render()).collect();
     assert!(text.contains("pre-scale-down:\n  1. step decommission (weight 0) on StatefulSet r-db, reverse-ordinal, on-failure abort\n     pods: r-db-4, r-db-3\n     exec: nodetool decommission in db (timeout 5s, accept exit [0])\n"), "{text}");
     let mut un = env.uninstall_req();
     un.dry_run = true;
-    let rel = uninstall(&env.cluster, &env.driver, &un, &quiet).await.unwrap();
+    let rel = uninstall(&env.cluster, &env.driver, &un, &quiet)
+        .await
+        .unwrap();
     let text: String = rel.lifecycle.plans.iter().map(|p| p.render()).collect();
-    assert!(text.contains("pods: r-db-4, r-db-3, r-db-2, r-db-1, r-db-0"), "{text}");
+    assert!(
+        text.contains("pods: r-db-4, r-db-3, r-db-2, r-db-1, r-db-0"),
+        "{text}"
+    );
     assert!(env.sim.execs().is_empty());
     assert_eq!(env.replicas().await, 5);
     let h = env.driver.history("apps", "r").await.unwrap();

@@ -1070,7 +1070,9 @@ fn pod_log(
     let tail = match q.get("tailLines") {
         None => None,
         Some(t) => Some(t.parse::<usize>().map_err(|_| {
-            ApiError::bad_request(format!("invalid tailLines {t:?}: not a non-negative integer"))
+            ApiError::bad_request(format!(
+                "invalid tailLines {t:?}: not a non-negative integer"
+            ))
         })?),
     };
     let s = shared.sim.lock().expect("sim lock");
@@ -1112,7 +1114,10 @@ fn pod_proxy(
     } else {
         match podio::proxy_answer(&mut s.proxy_rules, &name, port, &path) {
             Some(r) => (r.status, r.body.unwrap_or_default()),
-            None => (503, format!("kube-sim: no proxy rule for pod {name} {path}\n")),
+            None => (
+                503,
+                format!("kube-sim: no proxy rule for pod {name} {path}\n"),
+            ),
         }
     };
     s.proxies.push(podio::ProxyRecord {

@@ -45,9 +45,7 @@ pub fn log_text(
 ) -> String {
     let text = rules
         .iter()
-        .find(|r| {
-            r.pod.is_match(pod) && r.rule.container.as_deref().is_none_or(|c| c == container)
-        })
+        .find(|r| r.pod.is_match(pod) && r.rule.container.as_deref().is_none_or(|c| c == container))
         .map(|r| r.rule.text.clone())
         .unwrap_or_else(|| format!("kube-sim: no logs for pod {pod}\n"));
     let Some(n) = tail else {
@@ -166,15 +164,13 @@ pub fn split_pod_port(seg: &str) -> Result<(String, Option<u16>), String> {
         [name, port] | [_, name, port] => (*name, Some(*port)),
         _ => return Err(format!("invalid pod proxy target {seg:?}")),
     };
-    let port = match port.filter(|p| !p.is_empty()) {
-        None => None,
-        Some(p) => Some(
-            p.parse::<u16>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("port {p:?} of {seg:?}: only numeric ports are simulated"))?,
-        ),
-    };
+    let port =
+        match port.filter(|p| !p.is_empty()) {
+            None => None,
+            Some(p) => Some(p.parse::<u16>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                format!("port {p:?} of {seg:?}: only numeric ports are simulated")
+            })?),
+        };
     Ok((name.to_string(), port))
 }
 

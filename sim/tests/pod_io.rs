@@ -66,17 +66,23 @@ async fn logs_come_from_rules_with_container_and_tail() {
     // Unknown container, and no container on a two-container pod: 400s like the real server.
     let e = pods.logs("db-0", &lp("nope", None)).await.unwrap_err();
     assert!(e.to_string().contains("container nope is not valid"), "{e}");
-    let e = pods
-        .logs("db-0", &LogParams::default())
-        .await
-        .unwrap_err();
-    assert!(e.to_string().contains("a container name must be specified"), "{e}");
+    let e = pods.logs("db-0", &LogParams::default()).await.unwrap_err();
+    assert!(
+        e.to_string().contains("a container name must be specified"),
+        "{e}"
+    );
     let e = pods.logs("db-9", &lp("main", None)).await.unwrap_err();
     assert!(e.to_string().contains("not found"), "{e}");
     // Bad rules are 400s naming the rule.
     for (body, msg) in [
-        (r#"[{"pod": "(", "text": ""}]"#, "log rule 0: invalid pod regex"),
-        (r#"[{"pod": "x", "text": "", "colour": 1}]"#, "unknown field"),
+        (
+            r#"[{"pod": "(", "text": ""}]"#,
+            "log rule 0: invalid pod regex",
+        ),
+        (
+            r#"[{"pod": "x", "text": "", "colour": 1}]"#,
+            "unknown field",
+        ),
         (r#"[{"text": ""}]"#, "missing field `pod`"),
     ] {
         let (code, v) = raw(&client, "POST", "/_sim/logs", "application/json", body).await;
@@ -103,7 +109,8 @@ async fn proxy_answers_from_rules_in_order_and_is_recorded() {
     )
     .await;
     assert_eq!(code, 200);
-    let url = "/api/v1/namespaces/default/pods/es-0:9200/proxy/_cluster/health?wait_for_status=green";
+    let url =
+        "/api/v1/namespaces/default/pods/es-0:9200/proxy/_cluster/health?wait_for_status=green";
     let mut got = vec![];
     for _ in 0..3 {
         got.push(raw(&client, "GET", url, "", "").await);
@@ -156,11 +163,24 @@ async fn proxy_answers_from_rules_in_order_and_is_recorded() {
         .any(|r| r.verb == "get" && r.path.ends_with("/pods/es-0:9200/proxy/_cluster/health")));
     for (body, msg) in [
         (r#"[{"status": 700}]"#, "proxy rule 0: status 700"),
-        (r#"[{"status": 200}, {"status": 200, "times": 0}]"#, "proxy rule 1: times"),
-        (r#"[{"status": 200, "pod": "("}]"#, "proxy rule 0: invalid pod regex"),
+        (
+            r#"[{"status": 200}, {"status": 200, "times": 0}]"#,
+            "proxy rule 1: times",
+        ),
+        (
+            r#"[{"status": 200, "pod": "("}]"#,
+            "proxy rule 0: invalid pod regex",
+        ),
         (r#"[{"body": "x"}]"#, "missing field `status`"),
     ] {
-        let (code, v) = raw(&client, "POST", "/_sim/proxy-rules", "application/json", body).await;
+        let (code, v) = raw(
+            &client,
+            "POST",
+            "/_sim/proxy-rules",
+            "application/json",
+            body,
+        )
+        .await;
         assert_eq!(code, 400);
         assert!(v["message"].as_str().unwrap().contains(msg), "{v}");
     }
@@ -210,5 +230,8 @@ async fn exec_rule_times_scripts_fail_then_succeed() {
     )
     .await;
     assert_eq!(code, 400);
-    assert!(v["message"].as_str().unwrap().contains("exec rule 0: times"));
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .contains("exec rule 0: times"));
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 use crate::action::revision::{
     self, apply_and_wait, ensure_namespace, locked, render, to_json, DryRun, Phases, Settle,
 };
-use crate::lifecycle::{Event, LifecycleRecord};
 use crate::chart::Chart;
 use crate::kube::{Cluster, ObjectRef};
+use crate::lifecycle::{Event, LifecycleRecord};
 use crate::release::deploy;
 use crate::release::lock::LockOptions;
 use crate::release::{now, Driver, Release, ReleaseError, Status};
@@ -76,9 +76,14 @@ pub async fn install(
     )
     .await?;
     let lock = (!req.dry_run.any()).then_some(&req.lock);
-    locked(cluster, driver, &req.namespace, &req.name, lock, |history| {
-        install_locked(cluster.as_ref(), driver, req, history, progress)
-    })
+    locked(
+        cluster,
+        driver,
+        &req.namespace,
+        &req.name,
+        lock,
+        |history| install_locked(cluster.as_ref(), driver, req, history, progress),
+    )
     .await
 }
 
@@ -147,8 +152,13 @@ pub(crate) async fn install_locked(
     };
     if req.dry_run.any() {
         revision::dry_run(cluster, &[], &planned, &mut rec, &settle, progress).await?;
-        revision::dry_run_plans(cluster, &mut rec, &[Event::PreInstall, Event::PostInstall], &[])
-            .await?;
+        revision::dry_run_plans(
+            cluster,
+            &mut rec,
+            &[Event::PreInstall, Event::PostInstall],
+            &[],
+        )
+        .await?;
         return Ok(rec);
     }
 
@@ -184,7 +194,9 @@ pub(crate) async fn install_locked(
         // then its record. A refusal is not a failed release, and --atomic undoes one.
         let undone = async {
             deploy::delete_all(cluster, &applied.created, progress).await?;
-            driver.delete(&rec.namespace, &rec.name, rec.revision).await?;
+            driver
+                .delete(&rec.namespace, &rec.name, rec.revision)
+                .await?;
             Ok::<_, ReleaseError>(())
         }
         .await;
@@ -192,9 +204,7 @@ pub(crate) async fn install_locked(
             Ok(()) if refused => Err(err.into()),
             Ok(()) => Err(ReleaseError::Operation {
                 name: rec.name.clone(),
-                message: format!(
-                    "install failed and was uninstalled (--atomic): {err}"
-                ),
+                message: format!("install failed and was uninstalled (--atomic): {err}"),
             }
             .into()),
             Err(e2) => {

@@ -161,36 +161,51 @@ pub async fn test(
     req: &TestRequest,
     progress: Progress<'_>,
 ) -> Result<(Vec<TestResult>, Option<crate::Error>)> {
-    locked(cluster, driver, &req.namespace, &req.name, Some(&req.lock), |_| async {
-        let mut rec = current(driver, &req.namespace, &req.name).await?;
-        let ctx = run::Ctx {
-            cluster: cluster.as_ref(),
-            namespace: &req.namespace,
-            release: &req.name,
-            timeout: req.timeout,
-            progress,
-        };
-        let mut results = Vec::new();
-        let mut first_err = None;
-        for h in rec.hooks.iter_mut().filter(|h| h.events.contains(&Event::Test)) {
-            let mut logs = String::new();
-            let out = run::run_hook_logged(&ctx, h, Event::Test, req.logs.then_some(&mut logs)).await;
-            let last = h.last_run.clone();
-            results.push(TestResult {
-                name: h.name.clone(),
-                kind: h.kind.clone(),
-                status: last.as_ref().map_or(HookStatus::Failed, |l| l.status),
-                started: last.as_ref().map(|l| l.started.clone()).unwrap_or_default(),
-                finished: last.as_ref().map(|l| l.finished.clone()).unwrap_or_default(),
-                message: last.map(|l| l.message).unwrap_or_default(),
-                logs: req.logs.then_some(logs),
-            });
-            if let Err(e) = out {
-                first_err.get_or_insert(e.into());
+    locked(
+        cluster,
+        driver,
+        &req.namespace,
+        &req.name,
+        Some(&req.lock),
+        |_| async {
+            let mut rec = current(driver, &req.namespace, &req.name).await?;
+            let ctx = run::Ctx {
+                cluster: cluster.as_ref(),
+                namespace: &req.namespace,
+                release: &req.name,
+                timeout: req.timeout,
+                progress,
+            };
+            let mut results = Vec::new();
+            let mut first_err = None;
+            for h in rec
+                .hooks
+                .iter_mut()
+                .filter(|h| h.events.contains(&Event::Test))
+            {
+                let mut logs = String::new();
+                let out =
+                    run::run_hook_logged(&ctx, h, Event::Test, req.logs.then_some(&mut logs)).await;
+                let last = h.last_run.clone();
+                results.push(TestResult {
+                    name: h.name.clone(),
+                    kind: h.kind.clone(),
+                    status: last.as_ref().map_or(HookStatus::Failed, |l| l.status),
+                    started: last.as_ref().map(|l| l.started.clone()).unwrap_or_default(),
+                    finished: last
+                        .as_ref()
+                        .map(|l| l.finished.clone())
+                        .unwrap_or_default(),
+                    message: last.map(|l| l.message).unwrap_or_default(),
+                    logs: req.logs.then_some(logs),
+                });
+                if let Err(e) = out {
+                    first_err.get_or_insert(e.into());
+                }
             }
-        }
-        driver.put(&rec).await?;
-        Ok((results, first_err))
-    })
+            driver.put(&rec).await?;
+            Ok((results, first_err))
+        },
+    )
     .await
 }

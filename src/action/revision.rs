@@ -263,9 +263,15 @@ pub(crate) async fn apply_and_wait(
         .await
         .map_err(ReleaseError::from);
     if before.is_ok() && !phases.scale.is_empty() {
-        before = run::release_event(&ctx, rec, Event::PreScaleDown, &phases.scale, phases.no_hooks)
-            .await
-            .map_err(ReleaseError::from);
+        before = run::release_event(
+            &ctx,
+            rec,
+            Event::PreScaleDown,
+            &phases.scale,
+            phases.no_hooks,
+        )
+        .await
+        .map_err(ReleaseError::from);
     }
     if let Err(e) = before {
         return Applied {
@@ -378,7 +384,11 @@ pub(crate) async fn prune_history(
 }
 
 /// Marks `rec` failed with `description` and stores it.
-pub(crate) async fn failed(driver: &dyn Driver, rec: &mut Release, description: &str) -> Result<()> {
+pub(crate) async fn failed(
+    driver: &dyn Driver,
+    rec: &mut Release,
+    description: &str,
+) -> Result<()> {
     rec.transition(Status::Failed, description)?;
     driver.put(rec).await?;
     Ok(())

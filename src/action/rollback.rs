@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::action::revision::{self, apply_and_wait, locked, DryRun, Phases, Progress, Settle};
-use crate::lifecycle::{Event, LifecycleRecord};
 use crate::kube::Cluster;
+use crate::lifecycle::{Event, LifecycleRecord};
 use crate::release::lock::LockOptions;
 use crate::release::{deploy, now, Driver, Release, ReleaseError, Status};
 use crate::Result;
@@ -38,9 +38,14 @@ pub async fn rollback(
     progress: Progress<'_>,
 ) -> Result<Release> {
     let lock = (!req.dry_run.any()).then_some(&req.lock);
-    locked(cluster, driver, &req.namespace, &req.name, lock, |history| {
-        rollback_locked(cluster.as_ref(), driver, req, history, progress)
-    })
+    locked(
+        cluster,
+        driver,
+        &req.namespace,
+        &req.name,
+        lock,
+        |history| rollback_locked(cluster.as_ref(), driver, req, history, progress),
+    )
     .await
 }
 
@@ -121,7 +126,13 @@ pub(crate) async fn rollback_locked(
         },
     };
     let settle = Settle {
-        policy: revision::policy(req.force_conflicts, req.dry_run, false, req.force, req.timeout),
+        policy: revision::policy(
+            req.force_conflicts,
+            req.dry_run,
+            false,
+            req.force,
+            req.timeout,
+        ),
         wait: req.wait.then_some(req.timeout),
     };
     if req.dry_run.any() {

@@ -56,9 +56,14 @@ pub async fn uninstall(
     progress: Progress<'_>,
 ) -> Result<Release> {
     let lock = (!req.dry_run).then_some(&req.lock);
-    locked(cluster, driver, &req.namespace, &req.name, lock, |history| {
-        uninstall_locked(cluster.as_ref(), driver, req, history, progress)
-    })
+    locked(
+        cluster,
+        driver,
+        &req.namespace,
+        &req.name,
+        lock,
+        |history| uninstall_locked(cluster.as_ref(), driver, req, history, progress),
+    )
     .await
 }
 
@@ -116,8 +121,7 @@ async fn uninstall_locked(
         progress,
     };
     // Pre-delete hooks and steps (drain every node…) before anything is removed.
-    if let Err(e) = run::release_event(&ctx, &mut last, Event::PreDelete, &[], req.no_hooks).await
-    {
+    if let Err(e) = run::release_event(&ctx, &mut last, Event::PreDelete, &[], req.no_hooks).await {
         last.transition(Status::Failed, &format!("Uninstall failed: {e}"))?;
         driver.put(&last).await?;
         return Err(e.into());
@@ -143,7 +147,9 @@ async fn uninstall_locked(
             let pvcs = cluster
                 .list("v1", "PersistentVolumeClaim", Some(&req.namespace), "")
                 .await?;
-            sets.iter().flat_map(|s| deploy::claims_of(s, &pvcs)).collect()
+            sets.iter()
+                .flat_map(|s| deploy::claims_of(s, &pvcs))
+                .collect()
         };
         let mut gone = deploy::delete_all(cluster, &refs, progress).await?;
         if req.delete_volumes {

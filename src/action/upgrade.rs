@@ -12,9 +12,9 @@ use crate::action::revision::{
     self, apply_and_wait, ensure_namespace, locked, render, to_json, DryRun, Phases, Progress,
     Settle,
 };
-use crate::lifecycle::{Event, LifecycleRecord};
 use crate::action::rollback::{rollback_locked, RollbackRequest};
 use crate::kube::{Cluster, ObjectRef};
+use crate::lifecycle::{Event, LifecycleRecord};
 use crate::release::lock::LockOptions;
 use crate::release::{deploy, now, Driver, Release, ReleaseError, Status};
 use crate::values::{merge_maps, ValueOptions, Values};
@@ -71,7 +71,11 @@ pub fn dropped(old: &[ObjectRef], new: &[ObjectRef]) -> Vec<ObjectRef> {
 
 /// The user values to render with, per `mode`, and the chart defaults to use instead of
 /// the chart's own (`--reuse-values` only).
-pub fn upgrade_values(mode: ValuesMode, new: Values, previous: &Release) -> (Values, Option<Values>) {
+pub fn upgrade_values(
+    mode: ValuesMode,
+    new: Values,
+    previous: &Release,
+) -> (Values, Option<Values>) {
     let over_previous = |new: Values| {
         let mut base = previous.values.as_object().cloned().unwrap_or_default();
         merge_maps(&mut base, new.as_object().cloned().unwrap_or_default());
@@ -113,9 +117,14 @@ pub async fn upgrade(
         .await?;
     }
     let lock = (!req.dry_run.any()).then_some(&req.lock);
-    locked(cluster, driver, &req.namespace, &req.name, lock, |history| {
-        upgrade_locked(cluster.as_ref(), driver, req, history, progress)
-    })
+    locked(
+        cluster,
+        driver,
+        &req.namespace,
+        &req.name,
+        lock,
+        |history| upgrade_locked(cluster.as_ref(), driver, req, history, progress),
+    )
     .await
 }
 
@@ -292,7 +301,9 @@ async fn roll_back_failed(
         }
         .into();
     };
-    progress(&format!("upgrade failed; rolling back to revision {good} (--atomic)"));
+    progress(&format!(
+        "upgrade failed; rolling back to revision {good} (--atomic)"
+    ));
     history.push(failed);
     let rreq = RollbackRequest {
         name: req.name.clone(),

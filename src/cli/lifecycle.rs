@@ -26,7 +26,9 @@ pub enum LifecycleCommand {
   stackpkg lifecycle plan cass -n data --event pre-delete -o json")]
     Plan(PlanArgs),
     /// Run one lifecycle step now (for example, drain a node before maintenance)
-    #[command(after_help = "Example:\n  stackpkg lifecycle run cass drain --pod cass-cassandra-2 -n data")]
+    #[command(
+        after_help = "Example:\n  stackpkg lifecycle run cass drain --pod cass-cassandra-2 -n data"
+    )]
     Run(RunArgs),
 }
 
@@ -154,7 +156,10 @@ pub fn test(a: TestArgs) -> Result<()> {
                 r.kind, r.name, r.started, r.finished, r.status
             );
             if !r.message.is_empty() {
-                println!("Message:        {}", r.message.replace('\n', "\n                "));
+                println!(
+                    "Message:        {}",
+                    r.message.replace('\n', "\n                ")
+                );
             }
             if let Some(l) = &r.logs {
                 println!("POD LOGS: {}\n{}", r.name, l.trim_end());

@@ -303,7 +303,12 @@ pub fn render(
             sources.push((name, src, i));
         }
         // lifecycle.yaml renders with the same context as the templates.
-        if let Some(f) = node.chart.lifecycle.as_ref().filter(|_| !node.chart.metadata.is_library()) {
+        if let Some(f) = node
+            .chart
+            .lifecycle
+            .as_ref()
+            .filter(|_| !node.chart.metadata.is_library())
+        {
             let name = format!("{}/{}", node.base, f.path);
             let src = std::str::from_utf8(&f.data)
                 .map_err(|_| EngineError::NotUtf8 { path: name.clone() })?;

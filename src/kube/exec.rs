@@ -142,7 +142,10 @@ pub(super) async fn proxy_get(
             object: object.clone(),
             message: format!("proxy path {path:?}: {e}"),
         })?;
-    let resp = client.send(req).await.map_err(|e| retry::permanent(&object, e))?;
+    let resp = client
+        .send(req)
+        .await
+        .map_err(|e| retry::permanent(&object, e))?;
     let status = resp.status().as_u16();
     let body = resp
         .into_body()
@@ -166,12 +169,16 @@ mod tests {
         let st = |v: serde_json::Value| serde_json::from_value(v).unwrap();
         assert_eq!(exit_code(&st(json!({"status": "Success"}))), Some(0));
         assert_eq!(
-            exit_code(&st(json!({"status": "Failure", "reason": "NonZeroExitCode",
-                "details": {"causes": [{"reason": "ExitCode", "message": "3"}]}}))),
+            exit_code(&st(
+                json!({"status": "Failure", "reason": "NonZeroExitCode",
+                "details": {"causes": [{"reason": "ExitCode", "message": "3"}]}})
+            )),
             Some(3)
         );
         assert_eq!(
-            exit_code(&st(json!({"status": "Failure", "reason": "InternalError", "message": "boom"}))),
+            exit_code(&st(
+                json!({"status": "Failure", "reason": "InternalError", "message": "boom"})
+            )),
             None
         );
     }

@@ -76,7 +76,10 @@ mod tests {
             ("2s250ms", 2250),
         ] {
             assert_eq!(parse(s), Ok(Duration::from_millis(ms)), "{s}");
-            assert_eq!(parse(&format(Duration::from_millis(ms))), Ok(Duration::from_millis(ms)));
+            assert_eq!(
+                parse(&format(Duration::from_millis(ms))),
+                Ok(Duration::from_millis(ms))
+            );
         }
         for bad in ["", "5x", "m", "5m3", "1.5s", "-1s", "99999999999999999999h"] {
             assert!(parse(bad).is_err(), "{bad}");

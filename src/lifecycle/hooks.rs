@@ -189,7 +189,12 @@ pub fn split(
 
 pub fn sort(hooks: &mut [Hook]) {
     hooks.sort_by(|a, b| {
-        (a.weight, a.kind_rank(), &a.kind, &a.name).cmp(&(b.weight, b.kind_rank(), &b.kind, &b.name))
+        (a.weight, a.kind_rank(), &a.kind, &a.name).cmp(&(
+            b.weight,
+            b.kind_rank(),
+            &b.kind,
+            &b.name,
+        ))
     });
 }
 
@@ -258,7 +263,10 @@ metadata:
         let t = hooks.iter().find(|h| h.name == "test-pod").unwrap();
         assert_eq!(
             t.delete_policies,
-            [DeletePolicy::BeforeHookCreation, DeletePolicy::HookSucceeded]
+            [
+                DeletePolicy::BeforeHookCreation,
+                DeletePolicy::HookSucceeded
+            ]
         );
         let pre: Vec<_> = for_event(&hooks, Event::PreInstall)
             .iter()
@@ -270,9 +278,18 @@ metadata:
     #[test]
     fn bad_annotations_name_the_object() {
         for (ann, msg) in [
-            (r#"{"stackpkg.io/hook": "pre-instal"}"#, "unknown hook event \"pre-instal\""),
-            (r#"{"stackpkg.io/hook": " , "}"#, "annotation stackpkg.io/hook is empty"),
-            (r#"{"stackpkg.io/hook": "rollout"}"#, "unknown hook event \"rollout\""),
+            (
+                r#"{"stackpkg.io/hook": "pre-instal"}"#,
+                "unknown hook event \"pre-instal\"",
+            ),
+            (
+                r#"{"stackpkg.io/hook": " , "}"#,
+                "annotation stackpkg.io/hook is empty",
+            ),
+            (
+                r#"{"stackpkg.io/hook": "rollout"}"#,
+                "unknown hook event \"rollout\"",
+            ),
             (
                 r#"{"helm.sh/hook": "test", "helm.sh/hook-weight": "x"}"#,
                 "annotation helm.sh/hook-weight: \"x\" is not an integer",

@@ -97,7 +97,13 @@ impl Plan {
                         i + 1
                     );
                     if pods.is_empty() {
-                        let _ = writeln!(s, "     pods: none{}", note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default());
+                        let _ = writeln!(
+                            s,
+                            "     pods: none{}",
+                            note.as_deref()
+                                .map(|n| format!(" ({n})"))
+                                .unwrap_or_default()
+                        );
                     } else {
                         let _ = writeln!(s, "     pods: {}", pods.join(", "));
                     }
@@ -194,7 +200,9 @@ pub async fn target_pods(
             })
         }
     };
-    let pods = cluster.list("v1", "Pod", Some(namespace), &selector).await?;
+    let pods = cluster
+        .list("v1", "Pod", Some(namespace), &selector)
+        .await?;
     let mut names: Vec<(Option<i64>, String)> = pods
         .iter()
         .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
@@ -275,8 +283,17 @@ pub async fn plan(
             Err(s) => {
                 let (pods, note) = target_pods(cluster, namespace, s, scale).await?;
                 let mut command = s.exec.as_ref().map(|e| {
-                    let c = e.container.as_deref().map(|c| format!(" in {c}")).unwrap_or_default();
-                    format!("{}{c} (timeout {}, accept exit {:?})", shell_words(&e.command), e.timeout, e.accept_exit_codes)
+                    let c = e
+                        .container
+                        .as_deref()
+                        .map(|c| format!(" in {c}"))
+                        .unwrap_or_default();
+                    format!(
+                        "{}{c} (timeout {}, accept exit {:?})",
+                        shell_words(&e.command),
+                        e.timeout,
+                        e.accept_exit_codes
+                    )
                 });
                 if event == Event::Rollout {
                     let then = "delete the pod, wait for its replacement Ready on the new revision";
@@ -293,7 +310,12 @@ pub async fn plan(
                     pods,
                     command,
                     gate: s.gate.as_ref().map(|g| {
-                        format!("{} every {} for at most {}", g.describe(), g.interval, g.timeout)
+                        format!(
+                            "{} every {} for at most {}",
+                            g.describe(),
+                            g.interval,
+                            g.timeout
+                        )
                     }),
                     on_failure: match s.on_failure {
                         super::spec::OnFailure::Abort => "abort".into(),
@@ -351,7 +373,13 @@ mod tests {
             .collect();
         assert_eq!(
             order,
-            ["step early", "hook announce", "step drain", "hook backup", "step late"]
+            [
+                "step early",
+                "hook announce",
+                "step drain",
+                "hook backup",
+                "step late"
+            ]
         );
     }
 }

@@ -14,10 +14,10 @@ use super::spec::{shell_words, Gate, OnFailure, Order, Step, WorkloadKind};
 use super::{now_ms, Event, LifecycleError, RolloutProgress, RunStatus, StepRun};
 use crate::kube::ready::{self, Readiness};
 use crate::kube::{Cluster, KubeError, ObjectRef};
-use crate::release::{Driver, Release, ReleaseError};
 use crate::release::deploy::{
     MANAGED_BY_LABEL, MANAGER, RELEASE_NAMESPACE_ANNOTATION, RELEASE_NAME_ANNOTATION,
 };
+use crate::release::{Driver, Release, ReleaseError};
 
 /// Log lines of a failed hook's pod quoted in the error.
 pub const HOOK_LOG_LINES: u32 = 10;
@@ -31,7 +31,6 @@ pub struct Ctx<'a> {
     pub timeout: Duration,
     pub progress: &'a (dyn Fn(&str) + Sync),
 }
-
 
 fn last_lines(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -71,7 +70,11 @@ async fn gate(ctx: &Ctx<'_>, g: &Gate, pod: &str) -> Result<u32, String> {
                     pod,
                     e.container.as_deref(),
                     &e.command,
-                    g.timeout().min(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))),
+                    g.timeout().min(
+                        deadline
+                            .saturating_duration_since(Instant::now())
+                            .max(Duration::from_millis(1)),
+                    ),
                 )
                 .await
             {
@@ -115,7 +118,13 @@ async fn step_exec(ctx: &Ctx<'_>, step: &Step, pod: &str) -> Result<(), String> 
     ));
     match ctx
         .cluster
-        .exec(ctx.namespace, pod, e.container.as_deref(), &e.command, e.timeout())
+        .exec(
+            ctx.namespace,
+            pod,
+            e.container.as_deref(),
+            &e.command,
+            e.timeout(),
+        )
         .await
     {
         Ok(o) if e.accept_exit_codes.contains(&o.exit_code) => Ok(()),
@@ -134,7 +143,10 @@ async fn on_pod(ctx: &Ctx<'_>, step: &Step, event: Event, pod: &str) -> StepRun 
     if result.is_ok() {
         if let Some(g) = &step.gate {
             result = gate(ctx, g, pod).await.map(|tries| {
-                (ctx.progress)(&format!("step {}: {pod}: gate passed ({tries} tries)", step.name));
+                (ctx.progress)(&format!(
+                    "step {}: {pod}: gate passed ({tries} tries)",
+                    step.name
+                ));
             });
         }
     }
@@ -296,11 +308,13 @@ async fn wait_hook(ctx: &Ctx<'_>, r: &ObjectRef) -> Result<(), String> {
         let obj = ctx.cluster.get(r).await.map_err(|e| e.to_string())?;
         let reason = match &obj {
             None => "it does not exist".to_string(),
-            Some(o) if r.kind == "Pod" => match o.pointer("/status/phase").and_then(Value::as_str) {
-                Some("Succeeded") => return Ok(()),
-                Some("Failed") => return Err("the Pod failed".into()),
-                p => format!("phase {}", p.unwrap_or("unknown")),
-            },
+            Some(o) if r.kind == "Pod" => {
+                match o.pointer("/status/phase").and_then(Value::as_str) {
+                    Some("Succeeded") => return Ok(()),
+                    Some("Failed") => return Err("the Pod failed".into()),
+                    p => format!("phase {}", p.unwrap_or("unknown")),
+                }
+            }
             Some(o) => match ready::readiness(o) {
                 Readiness::Ready => return Ok(()),
                 Readiness::Failed(m) => return Err(m),
@@ -324,14 +338,22 @@ async fn hook_logs(ctx: &Ctx<'_>, hook: &Hook, tail: Option<u32>) -> String {
         "Pod" => Some(hook.name.clone()),
         "Job" => ctx
             .cluster
-            .list("v1", "Pod", Some(ctx.namespace), &format!("job-name={}", hook.name))
+            .list(
+                "v1",
+                "Pod",
+                Some(ctx.namespace),
+                &format!("job-name={}", hook.name),
+            )
             .await
             .ok()
             .and_then(|mut pods| {
                 pods.sort_by(|a, b| {
                     a.pointer("/metadata/creationTimestamp")
                         .and_then(Value::as_str)
-                        .cmp(&b.pointer("/metadata/creationTimestamp").and_then(Value::as_str))
+                        .cmp(
+                            &b.pointer("/metadata/creationTimestamp")
+                                .and_then(Value::as_str),
+                        )
                 });
                 pods.last()
                     .and_then(|p| p.pointer("/metadata/name"))
@@ -351,11 +373,7 @@ async fn hook_logs(ctx: &Ctx<'_>, hook: &Hook, tail: Option<u32>) -> String {
             "/spec/template/spec/containers/0/name"
         })
         .and_then(Value::as_str);
-    match ctx
-        .cluster
-        .logs(ctx.namespace, &pod, container, tail)
-        .await
-    {
+    match ctx.cluster.logs(ctx.namespace, &pod, container, tail).await {
         Ok(l) if tail.is_some() => last_lines(&l, HOOK_LOG_LINES as usize),
         Ok(l) => l,
         Err(e) => format!("(logs of pod {pod} unavailable: {e})"),
@@ -413,12 +431,18 @@ async fn run_hook_inner(
     logs_out: Option<&mut String>,
 ) -> Result<(), (String, String)> {
     let plain = |e: String| (e, String::new());
-    let obj = prepared(ctx, hook).await.map_err(|e| plain(e.to_string()))?;
+    let obj = prepared(ctx, hook)
+        .await
+        .map_err(|e| plain(e.to_string()))?;
     let r = hook_ref(&obj).ok_or_else(|| plain("the hook object has no name".into()))?;
-    if hook.deletes(DeletePolicy::BeforeHookCreation) {
-        if ctx.cluster.delete(&r).await.map_err(|e| plain(e.to_string()))? {
-            wait_gone(ctx, &r).await.map_err(|e| plain(e.to_string()))?;
-        }
+    if hook.deletes(DeletePolicy::BeforeHookCreation)
+        && ctx
+            .cluster
+            .delete(&r)
+            .await
+            .map_err(|e| plain(e.to_string()))?
+    {
+        wait_gone(ctx, &r).await.map_err(|e| plain(e.to_string()))?;
     }
     match ctx.cluster.create(&obj).await {
         Ok(_) => {}
@@ -436,7 +460,10 @@ async fn run_hook_inner(
     match waited {
         Ok(()) => {
             if hook.deletes(DeletePolicy::HookSucceeded) {
-                ctx.cluster.delete(&r).await.map_err(|e| plain(e.to_string()))?;
+                ctx.cluster
+                    .delete(&r)
+                    .await
+                    .map_err(|e| plain(e.to_string()))?;
             }
             Ok(())
         }
@@ -501,7 +528,11 @@ pub async fn scale_downs(
         let Some(live) = cluster.get(&r).await? else {
             continue;
         };
-        let replicas = |v: &Value| v.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+        let replicas = |v: &Value| {
+            v.pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1)
+        };
         let (from, to) = (replicas(&live), replicas(o));
         if to < from {
             out.push(ScaleDown {
@@ -536,8 +567,14 @@ async fn observed_set(ctx: &Ctx<'_>, r: &ObjectRef) -> Result<Option<Value>, Lif
         let Some(s) = ctx.cluster.get(r).await? else {
             return Ok(None);
         };
-        let gen = s.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
-        let seen = s.pointer("/status/observedGeneration").and_then(Value::as_i64).unwrap_or(-1);
+        let gen = s
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        let seen = s
+            .pointer("/status/observedGeneration")
+            .and_then(Value::as_i64)
+            .unwrap_or(-1);
         let rev = s.pointer("/status/updateRevision").and_then(Value::as_str);
         if seen >= gen && rev.is_some() {
             return Ok(Some(s));
@@ -577,7 +614,10 @@ async fn wait_replaced(
                 "the old pod is still there".into()
             }
             Some(p) if revision_of(&p) != revision => {
-                format!("recreated on revision {:?}, not {revision:?}", revision_of(&p))
+                format!(
+                    "recreated on revision {:?}, not {revision:?}",
+                    revision_of(&p)
+                )
             }
             Some(p) if pod_ready(&p) => return Ok(()),
             Some(_) => "not Ready yet".into(),
@@ -613,10 +653,17 @@ pub async fn rollout(
     };
     let r = plan::workload_ref(WorkloadKind::StatefulSet, name, ctx.namespace);
     let Some(set) = observed_set(ctx, &r).await? else {
-        (ctx.progress)(&format!("step {}: {r} does not exist, nothing to roll out", step.name));
+        (ctx.progress)(&format!(
+            "step {}: {r} does not exist, nothing to roll out",
+            step.name
+        ));
         return Ok(());
     };
-    if set.pointer("/spec/updateStrategy/type").and_then(Value::as_str) != Some("OnDelete") {
+    if set
+        .pointer("/spec/updateStrategy/type")
+        .and_then(Value::as_str)
+        != Some("OnDelete")
+    {
         (ctx.progress)(&format!(
             "step {}: {r} is not updateStrategy OnDelete, its controller rolls it out",
             step.name
@@ -628,7 +675,10 @@ pub async fn rollout(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let replicas = set.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    let replicas = set
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
     let mut order: Vec<String> = (0..replicas).map(|i| format!("{name}-{i}")).collect();
     if step.target.order == Order::ReverseOrdinal {
         order.reverse();
@@ -707,7 +757,16 @@ pub async fn release_event(
 ) -> Result<(), LifecycleError> {
     let steps = rec.lifecycle.steps.clone();
     let mut runs = Vec::new();
-    let r = run_event(ctx, &mut rec.hooks, &steps, event, scale, no_hooks, &mut runs).await;
+    let r = run_event(
+        ctx,
+        &mut rec.hooks,
+        &steps,
+        event,
+        scale,
+        no_hooks,
+        &mut runs,
+    )
+    .await;
     rec.lifecycle.runs.extend(runs);
     r
 }
@@ -740,7 +799,17 @@ pub async fn release_plans(
 ) -> Result<Vec<plan::Plan>, LifecycleError> {
     let mut out = Vec::new();
     for e in events {
-        out.push(plan::plan(cluster, &rec.namespace, &rec.hooks, &rec.lifecycle.steps, *e, scale).await?);
+        out.push(
+            plan::plan(
+                cluster,
+                &rec.namespace,
+                &rec.hooks,
+                &rec.lifecycle.steps,
+                *e,
+                scale,
+            )
+            .await?,
+        );
     }
     Ok(out)
 }
@@ -778,7 +847,10 @@ mod tests {
 
     #[test]
     fn output_description_keeps_the_tail() {
-        let out = (1..=9).map(|i| format!("line {i}")).collect::<Vec<_>>().join("\n");
+        let out = (1..=9)
+            .map(|i| format!("line {i}"))
+            .collect::<Vec<_>>()
+            .join("\n");
         let d = describe_output(2, &out, "boom\n");
         assert_eq!(
             d,

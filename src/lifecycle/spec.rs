@@ -250,11 +250,19 @@ fn locate(doc: &Value, pointer: &str) -> (String, String) {
             };
             (step, field)
         }
-        _ => (String::new(), pointer.trim_start_matches('/').replace('/', ".")),
+        _ => (
+            String::new(),
+            pointer.trim_start_matches('/').replace('/', "."),
+        ),
     }
 }
 
-fn spec_err(file: &str, step: &str, field: &str, message: impl std::fmt::Display) -> LifecycleError {
+fn spec_err(
+    file: &str,
+    step: &str,
+    field: &str,
+    message: impl std::fmt::Display,
+) -> LifecycleError {
     let mut loc = Vec::new();
     if !step.is_empty() {
         loc.push(step.to_string());
@@ -342,7 +350,8 @@ pub fn parse(file: &str, text: &str, prefix: &str) -> Result<Vec<Step>, Lifecycl
                 "`removed` is only meaningful for `pre-scale-down` steps".into(),
             ));
         }
-        if step.on.contains(&Event::PreScaleDown) && step.target.kind != Some(WorkloadKind::StatefulSet)
+        if step.on.contains(&Event::PreScaleDown)
+            && step.target.kind != Some(WorkloadKind::StatefulSet)
         {
             return Err(err(
                 "target.kind",
@@ -353,8 +362,7 @@ pub fn parse(file: &str, text: &str, prefix: &str) -> Result<Vec<Step>, Lifecycl
             if step.target.kind != Some(WorkloadKind::StatefulSet) {
                 return Err(err(
                     "target.kind",
-                    "`rollout` steps must target a StatefulSet with updateStrategy OnDelete"
-                        .into(),
+                    "`rollout` steps must target a StatefulSet with updateStrategy OnDelete".into(),
                 ));
             }
             if step.target.order == Order::Parallel {
@@ -418,7 +426,9 @@ fn check_durations(step: &Step) -> Result<(), (String, String)> {
     }
     for (field, v) in all {
         match duration::parse(v) {
-            Ok(d) if d.is_zero() => return Err((field.into(), format!("{v:?} must be more than zero"))),
+            Ok(d) if d.is_zero() => {
+                return Err((field.into(), format!("{v:?} must be more than zero")))
+            }
             Ok(_) => {}
             Err(m) => return Err((field.into(), m)),
         }
@@ -467,7 +477,10 @@ steps:
         assert_eq!(d.on_failure, OnFailure::Abort);
         let dc = &steps[1];
         assert_eq!(dc.weight, -5);
-        assert_eq!(dc.exec.as_ref().unwrap().timeout(), Duration::from_secs(1800));
+        assert_eq!(
+            dc.exec.as_ref().unwrap().timeout(),
+            Duration::from_secs(1800)
+        );
         let g = dc.gate.as_ref().unwrap();
         assert_eq!(g.interval(), Duration::from_millis(500));
         assert_eq!(g.timeout(), Duration::from_secs(600));
@@ -500,14 +513,18 @@ steps:
     }
 
     fn err(text: &str) -> String {
-        parse("cassandra/lifecycle.yaml", text, "").unwrap_err().to_string()
+        parse("cassandra/lifecycle.yaml", text, "")
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
     fn schema_errors_name_file_step_and_field() {
         let e = err("steps:\n  - name: drain\n    on: [pre-delete]\n    target: {kind: StatefulSet, name: x}\n    exec: {command: [a], timeout: 5x}\n");
         assert!(
-            e.starts_with("cassandra/lifecycle.yaml: step \"drain\" (steps[0]), field exec.timeout:"),
+            e.starts_with(
+                "cassandra/lifecycle.yaml: step \"drain\" (steps[0]), field exec.timeout:"
+            ),
             "{e}"
         );
         let e = err("steps:\n  - name: drain\n    on: [pre-deletion]\n    target: {kind: StatefulSet, name: x}\n    exec: {command: [a]}\n");
@@ -532,9 +549,13 @@ steps:
         assert!(err(&step(", pods: removed")).contains("field target.pods: `removed`"));
         assert!(err(&step(", parallelism: 2")).contains("field target.parallelism"));
         assert!(parse("f", &step(", order: parallel, parallelism: 2"), "").is_ok());
-        let e = err("steps:\n  - name: s\n    on: [pre-delete]\n    target: {kind: StatefulSet, name: x}\n");
+        let e = err(
+            "steps:\n  - name: s\n    on: [pre-delete]\n    target: {kind: StatefulSet, name: x}\n",
+        );
         assert!(e.contains("field exec: required"), "{e}");
-        let e = err("steps:\n  - name: s\n    on: [rollout]\n    target: {kind: Deployment, name: x}\n");
+        let e = err(
+            "steps:\n  - name: s\n    on: [rollout]\n    target: {kind: Deployment, name: x}\n",
+        );
         assert!(e.contains("field target.kind"), "{e}");
         let e = err("steps:\n  - name: s\n    on: [pre-scale-down]\n    target: {selector: a=b}\n    exec: {command: [a]}\n");
         assert!(e.contains("field target.kind"), "{e}");

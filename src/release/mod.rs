@@ -188,7 +188,10 @@ pub struct Release {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<crate::lifecycle::HookRecord>,
     /// The chart's rendered lifecycle steps and their outcomes.
-    #[serde(default, skip_serializing_if = "crate::lifecycle::LifecycleRecord::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "crate::lifecycle::LifecycleRecord::is_empty"
+    )]
     pub lifecycle: crate::lifecycle::LifecycleRecord,
 }
 
