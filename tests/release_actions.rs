@@ -21,7 +21,8 @@ use stackpkg::values::ValueOptions;
 use stackpkg::Error;
 
 const CHART_YAML: &str = "apiVersion: v2\nname: shop\nversion: 0.1.0\n";
-const VALUES: &str = "extra: true\nreplicas: 2\nstorage: 1Gi\njobImage: tool:1\nunready: false\ncolor: blue\n";
+const VALUES: &str =
+    "extra: true\nreplicas: 2\nstorage: 1Gi\njobImage: tool:1\nunready: false\ncolor: blue\n";
 
 const TEMPLATES: &[(&str, &str)] = &[
     (
@@ -220,36 +221,61 @@ impl Lines {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_reapplies_a_revision_and_prunes() {
     let env = Env::start().await;
-    install(&env.cluster, &env.driver, &env.install_req("r", &[]), &quiet)
+    install(
+        &env.cluster,
+        &env.driver,
+        &env.install_req("r", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    let up = env.upgrade_req("r", &["extra=false", "replicas=3"]);
+    upgrade(&env.cluster, &env.driver, &up, &quiet)
         .await
         .unwrap();
-    let up = env.upgrade_req("r", &["extra=false", "replicas=3"]);
-    upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
     assert!(env.find("Service", "r-extra").is_none(), "upgrade pruned");
 
     // A revision that does not exist, and a dry run, change nothing.
-    let err = rollback(&env.cluster, &env.driver, &env.rollback_req("r", Some(7)), &quiet)
-        .await
-        .unwrap_err();
+    let err = rollback(
+        &env.cluster,
+        &env.driver,
+        &env.rollback_req("r", Some(7)),
+        &quiet,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "release r: no revision 7 in namespace apps (stored revisions: 1, 2)"
     );
     let mut dry = env.rollback_req("r", None);
     dry.dry_run = DryRun::Client;
-    let d = rollback(&env.cluster, &env.driver, &dry, &quiet).await.unwrap();
-    assert_eq!((d.revision, d.description.as_str()), (3, "Dry run complete"));
+    let d = rollback(&env.cluster, &env.driver, &dry, &quiet)
+        .await
+        .unwrap();
+    assert_eq!(
+        (d.revision, d.description.as_str()),
+        (3, "Dry run complete")
+    );
     assert!(env.find("Service", "r-extra").is_none());
     assert_eq!(env.statuses("r").await.len(), 2);
 
     // Default: the previous revision, as a new one.
-    let rel = rollback(&env.cluster, &env.driver, &env.rollback_req("r", None), &quiet)
-        .await
-        .unwrap();
+    let rel = rollback(
+        &env.cluster,
+        &env.driver,
+        &env.rollback_req("r", None),
+        &quiet,
+    )
+    .await
+    .unwrap();
     assert_eq!((rel.revision, rel.status), (3, Status::Deployed));
     assert_eq!(rel.description, "Rollback to 1");
     assert!(env.find("Service", "r-extra").is_some(), "restored");
-    assert_eq!(env.find("ConfigMap", "r-config").unwrap()["data"]["replicas"], "2");
+    assert_eq!(
+        env.find("ConfigMap", "r-config").unwrap()["data"]["replicas"],
+        "2"
+    );
     assert_eq!(
         env.statuses("r").await,
         [
@@ -264,27 +290,56 @@ async fn rollback_reapplies_a_revision_and_prunes() {
     assert_eq!(rec.manifest, first.manifest);
 
     // To revision 2 explicitly: what revision 3 has and 2 does not is pruned.
-    let rel = rollback(&env.cluster, &env.driver, &env.rollback_req("r", Some(2)), &quiet)
-        .await
-        .unwrap();
-    assert_eq!((rel.revision, rel.description.as_str()), (4, "Rollback to 2"));
-    assert!(env.find("Service", "r-extra").is_none(), "pruned by rollback");
-    assert_eq!(env.find("ConfigMap", "r-config").unwrap()["data"]["replicas"], "3");
+    let rel = rollback(
+        &env.cluster,
+        &env.driver,
+        &env.rollback_req("r", Some(2)),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (rel.revision, rel.description.as_str()),
+        (4, "Rollback to 2")
+    );
+    assert!(
+        env.find("Service", "r-extra").is_none(),
+        "pruned by rollback"
+    );
+    assert_eq!(
+        env.find("ConfigMap", "r-config").unwrap()["data"]["replicas"],
+        "3"
+    );
 
     // A release with a single revision has nothing to go back to.
-    install(&env.cluster, &env.driver, &env.install_req("one", &[]), &quiet)
-        .await
-        .unwrap();
-    let err = rollback(&env.cluster, &env.driver, &env.rollback_req("one", None), &quiet)
-        .await
-        .unwrap_err();
+    install(
+        &env.cluster,
+        &env.driver,
+        &env.install_req("one", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    let err = rollback(
+        &env.cluster,
+        &env.driver,
+        &env.rollback_req("one", None),
+        &quiet,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "release one: revision 1 is the first; there is no earlier revision to roll back to"
     );
-    let err = rollback(&env.cluster, &env.driver, &env.rollback_req("nope", None), &quiet)
-        .await
-        .unwrap_err();
+    let err = rollback(
+        &env.cluster,
+        &env.driver,
+        &env.rollback_req("nope", None),
+        &quiet,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.to_string(), "release nope not found in namespace apps");
 }
 
@@ -310,15 +365,26 @@ async fn atomic_install_undoes_a_failure() {
         msg.starts_with("release at: install failed and was uninstalled (--atomic): Service apps/at-extra: the API server refused it (403"),
         "{msg}"
     );
-    assert!(env.find("ConfigMap", "at-config").is_none(), "created, then deleted");
+    assert!(
+        env.find("ConfigMap", "at-config").is_none(),
+        "created, then deleted"
+    );
     assert!(env.driver.history("apps", "at").await.unwrap().is_empty());
     assert!(env.find("Lease", "stackpkg.lock.at").is_none());
 
     // Without --atomic the failed revision and its objects stay.
-    let err = install(&env.cluster, &env.driver, &env.install_req("na", &[]), &quiet)
-        .await
-        .unwrap_err();
-    assert!(err.to_string().starts_with("Service apps/na-extra"), "{err}");
+    let err = install(
+        &env.cluster,
+        &env.driver,
+        &env.install_req("na", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().starts_with("Service apps/na-extra"),
+        "{err}"
+    );
     assert!(env.find("ConfigMap", "na-config").is_some());
     assert_eq!(env.statuses("na").await, [(1, Status::Failed)]);
 
@@ -338,9 +404,14 @@ async fn atomic_install_undoes_a_failure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn atomic_upgrade_rolls_back_to_the_last_good_revision() {
     let env = Env::start().await;
-    install(&env.cluster, &env.driver, &env.install_req("au", &[]), &quiet)
-        .await
-        .unwrap();
+    install(
+        &env.cluster,
+        &env.driver,
+        &env.install_req("au", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap();
     // Jobs are refused: the upgrade fails, and so does the rollback's own apply.
     env.sim
         .set_faults(vec![FaultRule {
@@ -356,8 +427,14 @@ async fn atomic_upgrade_rolls_back_to_the_last_good_revision() {
         .await
         .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.starts_with("release au: upgrade failed: Job.batch apps/au-job"), "{msg}");
-    assert!(msg.contains("rolling back to revision 1 (--atomic) failed too"), "{msg}");
+    assert!(
+        msg.starts_with("release au: upgrade failed: Job.batch apps/au-job"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("rolling back to revision 1 (--atomic) failed too"),
+        "{msg}"
+    );
 
     // Only the upgrade's first ConfigMap write fails: the rollback restores revision 1.
     env.sim
@@ -377,23 +454,38 @@ async fn atomic_upgrade_rolls_back_to_the_last_good_revision() {
         msg.starts_with("release au: upgrade failed and was rolled back to revision 1 as revision 5 (--atomic): ConfigMap apps/au-config: the API server refused it (403"),
         "{msg}"
     );
-    assert_eq!(env.find("ConfigMap", "au-config").unwrap()["data"]["color"], "blue");
+    assert_eq!(
+        env.find("ConfigMap", "au-config").unwrap()["data"]["color"],
+        "blue"
+    );
     assert!(env.find("Service", "au-extra").is_some(), "restored");
     let h = env.driver.history("apps", "au").await.unwrap();
     let last = h.last().unwrap();
     assert_eq!((last.revision, last.status), (5, Status::Deployed));
     assert_eq!(last.description, "Rollback to 1");
-    assert!(h[..4].iter().all(|r| r.status == Status::Superseded), "{h:?}");
-    assert!(h[3].description.starts_with("Upgrade failed: ConfigMap apps/au-config"));
-    assert!(h[2].description.starts_with("Rollback to 1 failed: Job.batch apps/au-job"));
+    assert!(
+        h[..4].iter().all(|r| r.status == Status::Superseded),
+        "{h:?}"
+    );
+    assert!(h[3]
+        .description
+        .starts_with("Upgrade failed: ConfigMap apps/au-config"));
+    assert!(h[2]
+        .description
+        .starts_with("Rollback to 1 failed: Job.batch apps/au-job"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ownership_refusals_leave_nothing_and_take_ownership_adopts() {
     let env = Env::start().await;
-    install(&env.cluster, &env.driver, &env.install_req("one", &[]), &quiet)
-        .await
-        .unwrap();
+    install(
+        &env.cluster,
+        &env.driver,
+        &env.install_req("one", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap();
     // A chart whose ServiceAccount (applied first) is new and whose ConfigMap is one's.
     let other = env.dir.path().join("other");
     std::fs::create_dir_all(other.join("templates")).unwrap();
@@ -424,10 +516,15 @@ async fn ownership_refusals_leave_nothing_and_take_ownership_adopts() {
 
     // --take-ownership adopts it.
     req.take_ownership = true;
-    let rel = install(&env.cluster, &env.driver, &req, &quiet).await.unwrap();
+    let rel = install(&env.cluster, &env.driver, &req, &quiet)
+        .await
+        .unwrap();
     assert_eq!(rel.status, Status::Deployed);
     let cm = env.find("ConfigMap", "one-config").unwrap();
-    assert_eq!(cm["metadata"]["annotations"]["meta.stackpkg.io/release-name"], "two");
+    assert_eq!(
+        cm["metadata"]["annotations"]["meta.stackpkg.io/release-name"],
+        "two"
+    );
     assert_eq!(cm["data"]["owner"], "two");
 
     // An object nobody manages: refused by an upgrade that adds it, adopted with the flag.
@@ -453,18 +550,29 @@ async fn ownership_refusals_leave_nothing_and_take_ownership_adopts() {
         err.to_string(),
         "ConfigMap apps/handmade exists and is not managed by stackpkg; delete it or rename it in the chart"
     );
-    assert_eq!(env.statuses("two").await, [(1, Status::Deployed)], "nothing recorded");
+    assert_eq!(
+        env.statuses("two").await,
+        [(1, Status::Deployed)],
+        "nothing recorded"
+    );
     up.take_ownership = true;
-    upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
+    upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap();
     assert_eq!(env.find("ConfigMap", "handmade").unwrap()["data"]["a"], "b");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn immutable_fields_are_named_and_force_recreates() {
     let env = Env::start().await;
-    install(&env.cluster, &env.driver, &env.install_req("im", &[]), &quiet)
-        .await
-        .unwrap();
+    install(
+        &env.cluster,
+        &env.driver,
+        &env.install_req("im", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap();
     let uid = env.find("StatefulSet", "im-db").unwrap()["metadata"]["uid"].clone();
 
     let up = env.upgrade_req("im", &["storage=5Gi"]);
@@ -476,10 +584,19 @@ async fn immutable_fields_are_named_and_force_recreates() {
         msg.starts_with("StatefulSet.apps apps/im-db: the API server refuses to change spec ("),
         "{msg}"
     );
-    assert!(msg.contains("updates to statefulset spec for fields other than"), "{msg}");
+    assert!(
+        msg.contains("updates to statefulset spec for fields other than"),
+        "{msg}"
+    );
     assert!(msg.ends_with("--force deletes and recreates it"), "{msg}");
-    assert!(matches!(err, Error::Release(ReleaseError::Immutable { .. })));
-    assert_eq!(env.statuses("im").await, [(1, Status::Deployed), (2, Status::Failed)]);
+    assert!(matches!(
+        err,
+        Error::Release(ReleaseError::Immutable { .. })
+    ));
+    assert_eq!(
+        env.statuses("im").await,
+        [(1, Status::Deployed), (2, Status::Failed)]
+    );
 
     // A Job's template is immutable too; the field is named.
     let up2 = env.upgrade_req("im", &["jobImage=tool:2"]);
@@ -487,7 +604,8 @@ async fn immutable_fields_are_named_and_force_recreates() {
         .await
         .unwrap_err();
     assert!(
-        err.to_string().starts_with("Job.batch apps/im-job: the API server refuses to change spec.template ("),
+        err.to_string()
+            .starts_with("Job.batch apps/im-job: the API server refuses to change spec.template ("),
         "{err}"
     );
 
@@ -507,10 +625,17 @@ async fn immutable_fields_are_named_and_force_recreates() {
     );
     let all = lines.all();
     assert!(
-        all.contains(&"recreating StatefulSet.apps apps/im-db (immutable field changed, --force)".to_string()),
+        all.contains(
+            &"recreating StatefulSet.apps apps/im-db (immutable field changed, --force)"
+                .to_string()
+        ),
         "{all:?}"
     );
-    assert!(all.iter().any(|l| l.starts_with("recreating Job.batch apps/im-job")), "{all:?}");
+    assert!(
+        all.iter()
+            .any(|l| l.starts_with("recreating Job.batch apps/im-job")),
+        "{all:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -519,32 +644,47 @@ async fn upgrade_install_and_values_modes() {
     let mut up = env.upgrade_req("vi", &["color=green"]);
     up.install = true;
     up.create_namespace = true;
-    let rel = upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
-    assert_eq!((rel.revision, rel.description.as_str()), (1, "Install complete"));
+    let rel = upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap();
+    assert_eq!(
+        (rel.revision, rel.description.as_str()),
+        (1, "Install complete")
+    );
     let color = || env.find("ConfigMap", "vi-config").unwrap()["data"].clone();
 
     // Default with values given: only those over the chart defaults.
     let up = env.upgrade_req("vi", &["replicas=3"]);
-    upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
+    upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap();
     assert_eq!(color(), json!({"color": "blue", "replicas": "3"}));
     // --reuse-values: merged over the previous values.
     let mut up = env.upgrade_req("vi", &["color=red"]);
     up.values_mode = ValuesMode::Reuse;
-    let rel = upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
+    let rel = upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap();
     assert_eq!(color(), json!({"color": "red", "replicas": "3"}));
     assert_eq!(rel.values, json!({"color": "red", "replicas": 3}));
     // Default with no values given: the previous ones are kept.
     let up = env.upgrade_req("vi", &[]);
-    upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
+    upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap();
     assert_eq!(color(), json!({"color": "red", "replicas": "3"}));
     // --reset-values: back to the chart defaults.
     let mut up = env.upgrade_req("vi", &[]);
     up.values_mode = ValuesMode::Reset;
-    upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
+    upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap();
     assert_eq!(color(), json!({"color": "blue", "replicas": "2"}));
     // --reset-then-reuse-values: the new chart's defaults under the previous values.
     let mut up = env.upgrade_req("vi", &["color=pink"]);
-    upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
+    upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap();
     std::fs::write(
         env.dir.path().join("chart/values.yaml"),
         VALUES.replace("replicas: 2", "replicas: 4"),
@@ -553,7 +693,9 @@ async fn upgrade_install_and_values_modes() {
     up.chart = env.chart();
     up.values = set(&[]);
     up.values_mode = ValuesMode::ResetThenReuse;
-    upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
+    upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap();
     assert_eq!(color(), json!({"color": "pink", "replicas": "4"}));
     // --reuse-values ignores the new chart's defaults (Helm's rule).
     std::fs::write(
@@ -563,7 +705,9 @@ async fn upgrade_install_and_values_modes() {
     .unwrap();
     up.chart = env.chart();
     up.values_mode = ValuesMode::Reuse;
-    upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
+    upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap();
     assert_eq!(color(), json!({"color": "pink", "replicas": "4"}));
 }
 
@@ -573,7 +717,9 @@ async fn uninstall_keeps_claims_unless_delete_volumes() {
     for name in ["keep", "drop"] {
         let mut req = env.install_req(name, &[]);
         req.wait = true;
-        install(&env.cluster, &env.driver, &req, &quiet).await.unwrap();
+        install(&env.cluster, &env.driver, &req, &quiet)
+            .await
+            .unwrap();
     }
     let claims = |n: &str| -> Vec<String> {
         env.names("PersistentVolumeClaim")
@@ -600,23 +746,36 @@ async fn uninstall_keeps_claims_unless_delete_volumes() {
     let mut req = UninstallRequest::new("drop", "apps", lock());
     req.delete_volumes = true;
     req.wait = true;
-    uninstall(&env.cluster, &env.driver, &req, &quiet).await.unwrap();
+    uninstall(&env.cluster, &env.driver, &req, &quiet)
+        .await
+        .unwrap();
     // --wait returned only once everything was gone.
     assert!(claims("drop").is_empty());
     assert!(env.find("StatefulSet", "drop-db").is_none());
-    assert_eq!(claims("keep").len(), 2, "another release's claims untouched");
+    assert_eq!(
+        claims("keep").len(),
+        2,
+        "another release's claims untouched"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_history_prunes_the_oldest_records() {
     let env = Env::start().await;
-    install(&env.cluster, &env.driver, &env.install_req("mh", &[]), &quiet)
-        .await
-        .unwrap();
+    install(
+        &env.cluster,
+        &env.driver,
+        &env.install_req("mh", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap();
     for i in 0..4 {
         let mut up = env.upgrade_req("mh", &[&format!("color=c{i}")]);
         up.max_history = 3;
-        upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
+        upgrade(&env.cluster, &env.driver, &up, &quiet)
+            .await
+            .unwrap();
     }
     assert_eq!(
         env.statuses("mh").await,
@@ -628,7 +787,9 @@ async fn max_history_prunes_the_oldest_records() {
     );
     let mut rb = env.rollback_req("mh", None);
     rb.max_history = 2;
-    rollback(&env.cluster, &env.driver, &rb, &quiet).await.unwrap();
+    rollback(&env.cluster, &env.driver, &rb, &quiet)
+        .await
+        .unwrap();
     assert_eq!(
         env.statuses("mh").await,
         [(5, Status::Superseded), (6, Status::Deployed)]
@@ -637,7 +798,9 @@ async fn max_history_prunes_the_oldest_records() {
     for _ in 0..3 {
         let mut up = env.upgrade_req("mh", &[]);
         up.max_history = 0;
-        upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
+        upgrade(&env.cluster, &env.driver, &up, &quiet)
+            .await
+            .unwrap();
     }
     assert_eq!(env.statuses("mh").await.len(), 5);
 }
@@ -656,7 +819,9 @@ async fn server_dry_run_is_checked_by_the_server_and_stores_nothing() {
     let before = env.sim.requests().len();
     let mut req = env.install_req("sd", &[]);
     req.dry_run = DryRun::Server;
-    let rel = install(&env.cluster, &env.driver, &req, &quiet).await.unwrap();
+    let rel = install(&env.cluster, &env.driver, &req, &quiet)
+        .await
+        .unwrap();
     assert_eq!(rel.description, "Dry run complete (server)");
     let patches: Vec<_> = env.sim.requests()[before..]
         .iter()
@@ -664,32 +829,50 @@ async fn server_dry_run_is_checked_by_the_server_and_stores_nothing() {
         .cloned()
         .collect();
     assert_eq!(patches.len(), 4, "{patches:?}");
-    assert!(patches.iter().all(|r| r.query.contains("dryRun=All")), "{patches:?}");
+    assert!(
+        patches.iter().all(|r| r.query.contains("dryRun=All")),
+        "{patches:?}"
+    );
     assert!(env.find("ConfigMap", "sd-config").is_none());
     assert!(env.find("Lease", "stackpkg.lock.sd").is_none());
     assert!(env.driver.history("apps", "sd").await.unwrap().is_empty());
 
     // The server rejects what it would reject for real: an immutable change.
-    install(&env.cluster, &env.driver, &env.install_req("sd", &[]), &quiet)
-        .await
-        .unwrap();
+    install(
+        &env.cluster,
+        &env.driver,
+        &env.install_req("sd", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap();
     let mut up = env.upgrade_req("sd", &["storage=9Gi"]);
     up.dry_run = DryRun::Server;
     let err = upgrade(&env.cluster, &env.driver, &up, &quiet)
         .await
         .unwrap_err();
-    assert!(err.to_string().starts_with("StatefulSet.apps apps/sd-db"), "{err}");
+    assert!(
+        err.to_string().starts_with("StatefulSet.apps apps/sd-db"),
+        "{err}"
+    );
     up.dry_run = DryRun::Client;
-    upgrade(&env.cluster, &env.driver, &up, &quiet).await.unwrap();
+    upgrade(&env.cluster, &env.driver, &up, &quiet)
+        .await
+        .unwrap();
     assert_eq!(env.statuses("sd").await, [(1, Status::Deployed)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_upgrade_fails_at_once_with_the_lock_message() {
     let env = Env::start().await;
-    install(&env.cluster, &env.driver, &env.install_req("cc", &[]), &quiet)
-        .await
-        .unwrap();
+    install(
+        &env.cluster,
+        &env.driver,
+        &env.install_req("cc", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap();
     // The first upgrade is slow (its ConfigMap apply takes 1.5 s) and holds the lock.
     env.sim
         .set_faults(vec![FaultRule {
@@ -715,7 +898,16 @@ async fn concurrent_upgrade_fails_at_once_with_the_lock_message() {
     assert_eq!(ra.unwrap().revision, 2);
     let err = rb.unwrap_err();
     let msg = err.to_string();
-    assert!(msg.starts_with("release cc is being changed by first since "), "{msg}");
-    assert!(took < Duration::from_millis(500), "failed at once, not after {took:?}");
-    assert_eq!(env.statuses("cc").await, [(1, Status::Superseded), (2, Status::Deployed)]);
+    assert!(
+        msg.starts_with("release cc is being changed by first since "),
+        "{msg}"
+    );
+    assert!(
+        took < Duration::from_millis(500),
+        "failed at once, not after {took:?}"
+    );
+    assert_eq!(
+        env.statuses("cc").await,
+        [(1, Status::Superseded), (2, Status::Deployed)]
+    );
 }

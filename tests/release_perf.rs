@@ -116,7 +116,9 @@ async fn install_of_200_objects_costs_at_most_objects_plus_10_requests() {
     assert_eq!(objects, 200);
     let log: Vec<String> = sim.requests()[before..]
         .iter()
-        .filter(|r| !(r.verb == "patch" && r.status < 300 && !r.path.contains("/secrets/stackpkg.release")))
+        .filter(|r| {
+            !(r.verb == "patch" && r.status < 300 && !r.path.contains("/secrets/stackpkg.release"))
+        })
         .map(|r| format!("{} {}?{} -> {}", r.verb, r.path, r.query, r.status))
         .collect();
     let used = sim.requests().len() - before;

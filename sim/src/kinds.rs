@@ -201,14 +201,20 @@ pub fn immutable(rt: &ResourceType, cur: &Value, new: &Value) -> Causes {
         return c;
     }
     let mut new = new.clone();
-    let ip = cur["spec"]["clusterIP"].as_str().unwrap_or_default().to_string();
+    let ip = cur["spec"]["clusterIP"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     default_on_create(rt, &mut new, || ip);
     let (old, spec) = (&cur["spec"], &new["spec"]);
     let changed = |f: &str| old.get(f) != spec.get(f);
     let field_immutable = |c: &mut Causes, f: &str| {
         if changed(f) {
             let v = spec.get(f).cloned().unwrap_or(Value::Null);
-            c.push((format!("spec.{f}"), format!("Invalid value: {v}: field is immutable")));
+            c.push((
+                format!("spec.{f}"),
+                format!("Invalid value: {v}: field is immutable"),
+            ));
         }
     };
     // Spec without the fields a kind allows to change.
@@ -415,7 +421,10 @@ mod tests {
         let svc = reg.find("", "v1", "services").unwrap();
         let cur = json!({"spec": {"type": "ClusterIP", "clusterIP": "10.0.0.1", "sessionAffinity": "None", "ports": []}});
         let same = json!({"spec": {"ports": []}});
-        assert!(immutable(svc, &cur, &same).is_empty(), "omitted clusterIP keeps it");
+        assert!(
+            immutable(svc, &cur, &same).is_empty(),
+            "omitted clusterIP keeps it"
+        );
         let moved = json!({"spec": {"clusterIP": "10.0.0.2", "ports": []}});
         assert_eq!(immutable(svc, &cur, &moved)[0].0, "spec.clusterIP");
 
@@ -424,7 +433,10 @@ mod tests {
         let mut grow = cur.clone();
         grow["spec"]["resources"]["requests"]["storage"] = json!("2Gi");
         grow["spec"]["volumeName"] = json!("pv-1");
-        assert!(immutable(pvc, &cur, &grow).is_empty(), "expansion and binding allowed");
+        assert!(
+            immutable(pvc, &cur, &grow).is_empty(),
+            "expansion and binding allowed"
+        );
         let mut modes = cur.clone();
         modes["spec"]["accessModes"] = json!(["ReadWriteMany"]);
         assert_eq!(immutable(pvc, &cur, &modes)[0].0, "spec");

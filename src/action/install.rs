@@ -73,9 +73,14 @@ pub async fn install(
     )
     .await?;
     let lock = (!req.dry_run.any()).then_some(&req.lock);
-    locked(cluster, driver, &req.namespace, &req.name, lock, |history| {
-        install_locked(cluster.as_ref(), driver, req, history, progress)
-    })
+    locked(
+        cluster,
+        driver,
+        &req.namespace,
+        &req.name,
+        lock,
+        |history| install_locked(cluster.as_ref(), driver, req, history, progress),
+    )
     .await
 }
 
@@ -164,7 +169,9 @@ pub(crate) async fn install_locked(
         // then its record. A refusal is not a failed release, and --atomic undoes one.
         let undone = async {
             deploy::delete_all(cluster, &applied.created, progress).await?;
-            driver.delete(&rec.namespace, &rec.name, rec.revision).await?;
+            driver
+                .delete(&rec.namespace, &rec.name, rec.revision)
+                .await?;
             Ok::<_, ReleaseError>(())
         }
         .await;
@@ -172,9 +179,7 @@ pub(crate) async fn install_locked(
             Ok(()) if refused => Err(err.into()),
             Ok(()) => Err(ReleaseError::Operation {
                 name: rec.name.clone(),
-                message: format!(
-                    "install failed and was uninstalled (--atomic): {err}"
-                ),
+                message: format!("install failed and was uninstalled (--atomic): {err}"),
             }
             .into()),
             Err(e2) => {

@@ -291,7 +291,11 @@ pub(crate) async fn prune_history(
 }
 
 /// Marks `rec` failed with `description` and stores it.
-pub(crate) async fn failed(driver: &dyn Driver, rec: &mut Release, description: &str) -> Result<()> {
+pub(crate) async fn failed(
+    driver: &dyn Driver,
+    rec: &mut Release,
+    description: &str,
+) -> Result<()> {
     rec.transition(Status::Failed, description)?;
     driver.put(rec).await?;
     Ok(())

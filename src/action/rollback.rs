@@ -35,9 +35,14 @@ pub async fn rollback(
     progress: Progress<'_>,
 ) -> Result<Release> {
     let lock = (!req.dry_run.any()).then_some(&req.lock);
-    locked(cluster, driver, &req.namespace, &req.name, lock, |history| {
-        rollback_locked(cluster.as_ref(), driver, req, history, progress)
-    })
+    locked(
+        cluster,
+        driver,
+        &req.namespace,
+        &req.name,
+        lock,
+        |history| rollback_locked(cluster.as_ref(), driver, req, history, progress),
+    )
     .await
 }
 
@@ -104,7 +109,13 @@ pub(crate) async fn rollback_locked(
         description: format!("{description} in progress"),
     };
     let settle = Settle {
-        policy: revision::policy(req.force_conflicts, req.dry_run, false, req.force, req.timeout),
+        policy: revision::policy(
+            req.force_conflicts,
+            req.dry_run,
+            false,
+            req.force,
+            req.timeout,
+        ),
         wait: req.wait.then_some(req.timeout),
     };
     if req.dry_run.any() {

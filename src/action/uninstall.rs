@@ -120,7 +120,9 @@ async fn uninstall_locked(
             let pvcs = cluster
                 .list("v1", "PersistentVolumeClaim", Some(&req.namespace), "")
                 .await?;
-            sets.iter().flat_map(|s| deploy::claims_of(s, &pvcs)).collect()
+            sets.iter()
+                .flat_map(|s| deploy::claims_of(s, &pvcs))
+                .collect()
         };
         let mut gone = deploy::delete_all(cluster, &refs, progress).await?;
         if req.delete_volumes {

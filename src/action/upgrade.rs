@@ -67,7 +67,11 @@ pub fn dropped(old: &[ObjectRef], new: &[ObjectRef]) -> Vec<ObjectRef> {
 
 /// The user values to render with, per `mode`, and the chart defaults to use instead of
 /// the chart's own (`--reuse-values` only).
-pub fn upgrade_values(mode: ValuesMode, new: Values, previous: &Release) -> (Values, Option<Values>) {
+pub fn upgrade_values(
+    mode: ValuesMode,
+    new: Values,
+    previous: &Release,
+) -> (Values, Option<Values>) {
     let over_previous = |new: Values| {
         let mut base = previous.values.as_object().cloned().unwrap_or_default();
         merge_maps(&mut base, new.as_object().cloned().unwrap_or_default());
@@ -109,9 +113,14 @@ pub async fn upgrade(
         .await?;
     }
     let lock = (!req.dry_run.any()).then_some(&req.lock);
-    locked(cluster, driver, &req.namespace, &req.name, lock, |history| {
-        upgrade_locked(cluster.as_ref(), driver, req, history, progress)
-    })
+    locked(
+        cluster,
+        driver,
+        &req.namespace,
+        &req.name,
+        lock,
+        |history| upgrade_locked(cluster.as_ref(), driver, req, history, progress),
+    )
     .await
 }
 
@@ -258,7 +267,9 @@ async fn roll_back_failed(
         }
         .into();
     };
-    progress(&format!("upgrade failed; rolling back to revision {good} (--atomic)"));
+    progress(&format!(
+        "upgrade failed; rolling back to revision {good} (--atomic)"
+    ));
     history.push(failed);
     let rreq = RollbackRequest {
         name: req.name.clone(),

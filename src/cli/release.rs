@@ -168,7 +168,10 @@ impl InstallArgs {
     /// (release name, chart reference)
     fn resolve(&self, chart_name: impl FnOnce(&str) -> Result<String>) -> Result<(String, String)> {
         match (&self.chart, self.generate_name) {
-            (None, true) => Ok((install::generate_name(&chart_name(&self.name)?), self.name.clone())),
+            (None, true) => Ok((
+                install::generate_name(&chart_name(&self.name)?),
+                self.name.clone(),
+            )),
             (Some(_), true) => Err(Error::Usage(
                 "--generate-name takes only CHART, not NAME CHART".into(),
             )),
@@ -176,8 +179,9 @@ impl InstallArgs {
                 "missing CHART: give NAME CHART, or --generate-name CHART".into(),
             )),
             (Some(chart), false) => {
-                let name = parse_release_name(&self.name)
-                    .map_err(|e| Error::Usage(format!("invalid release name {:?}: {e}", self.name)))?;
+                let name = parse_release_name(&self.name).map_err(|e| {
+                    Error::Usage(format!("invalid release name {:?}: {e}", self.name))
+                })?;
                 Ok((name, chart.clone()))
             }
         }

@@ -365,9 +365,12 @@ pub async fn apply_all(
             };
         }
         if kind == "CustomResourceDefinition" && !policy.apply.dry_run {
-            if let Err(e) =
-                try_join_all(group.iter().map(|p| cluster.wait(&p.reference, policy.timeout)))
-                    .await
+            if let Err(e) = try_join_all(
+                group
+                    .iter()
+                    .map(|p| cluster.wait(&p.reference, policy.timeout)),
+            )
+            .await
             {
                 return Applied {
                     created,
@@ -466,8 +469,10 @@ mod tests {
         let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
             "metadata": {"name": "db", "namespace": "a"},
             "spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}}]}});
-        let pvc = |ns: &str, n: &str| json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": n, "namespace": ns}});
+        let pvc = |ns: &str, n: &str| {
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": n, "namespace": ns}})
+        };
         let claims = [
             pvc("a", "data-db-0"),
             pvc("a", "data-db-12"),
@@ -476,7 +481,10 @@ mod tests {
             pvc("b", "data-db-1"),
             pvc("a", "logs-db-0"),
         ];
-        let names: Vec<String> = claims_of(&sts, &claims).into_iter().map(|r| r.name).collect();
+        let names: Vec<String> = claims_of(&sts, &claims)
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
         assert_eq!(names, ["data-db-0", "data-db-12"]);
     }
 
@@ -489,11 +497,27 @@ mod tests {
             message: message.into(),
             fields: fields.iter().map(|f| f.to_string()).collect(),
         };
-        assert!(exists(&api(422, "metadata.uid: field is immutable", &["metadata.uid"])));
-        assert!(!immutable(&api(422, "metadata.uid: field is immutable", &["metadata.uid"])));
+        assert!(exists(&api(
+            422,
+            "metadata.uid: field is immutable",
+            &["metadata.uid"]
+        )));
+        assert!(!immutable(&api(
+            422,
+            "metadata.uid: field is immutable",
+            &["metadata.uid"]
+        )));
         assert!(immutable(&api(422, "spec: Forbidden: updates to statefulset spec for fields other than 'replicas' are forbidden", &["spec"])));
-        assert!(immutable(&api(422, "spec.template: field is immutable", &["spec.template"])));
-        assert!(!immutable(&api(422, "spec.ports: Required value", &["spec.ports"])));
+        assert!(immutable(&api(
+            422,
+            "spec.template: field is immutable",
+            &["spec.template"]
+        )));
+        assert!(!immutable(&api(
+            422,
+            "spec.ports: Required value",
+            &["spec.ports"]
+        )));
         assert!(!exists(&api(409, "conflict with someone", &[])));
     }
 }

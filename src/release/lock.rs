@@ -232,7 +232,11 @@ impl Lock {
         self.renewer.abort();
         let version = self.version.lock().expect("lock version").clone();
         if !version.is_empty() {
-            match self.cluster.delete_at_version(&self.reference, &version).await {
+            match self
+                .cluster
+                .delete_at_version(&self.reference, &version)
+                .await
+            {
                 Ok(_) => return Ok(()),
                 // Renewed by a write whose answer we lost, or taken over: look before deleting.
                 Err(e) if is_conflict(&e) => {}
