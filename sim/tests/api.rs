@@ -753,7 +753,7 @@ async fn immutable_fields_are_refused_like_the_api_server() {
         kube::Error::Api(e) => {
             assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
             assert!(
-                e.message.starts_with("StatefulSet.apps \"db\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than"),
+                e.message.contains("\"db\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than"),
                 "{}",
                 e.message
             );
