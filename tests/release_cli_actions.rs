@@ -150,8 +150,9 @@ fn generate_name_rollback_dry_run_server_delete_volumes() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr)
-            .starts_with("Error: release bad: install failed and was uninstalled (--atomic): "),
+        text(&out.stderr).contains(
+            "deleted ConfigMap s/bad-cm\nError: release bad: install failed and was uninstalled (--atomic): StatefulSet.apps s/bad-db"
+        ),
         "{}",
         text(&out.stderr)
     );
