@@ -289,7 +289,8 @@ pub(crate) async fn apply_and_wait(
         progress,
     )
     .await;
-    if applied.result.is_ok() {
+    // A first install has nothing to roll out: its pods start on the new revision.
+    if applied.result.is_ok() && phases.pre != Event::PreInstall {
         applied.result = run::release_rollouts(&ctx, rec, driver).await;
     }
     if applied.result.is_ok() {

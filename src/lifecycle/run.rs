@@ -699,10 +699,25 @@ pub async fn rollout(
             name: pod.clone(),
         };
         let live = ctx.cluster.get(&pr).await?;
-        let up_to_date = live
-            .as_ref()
-            .is_some_and(|p| revision_of(p) == revision && pod_ready(p));
-        if !up_to_date {
+        let on_revision = live.as_ref().is_some_and(|p| revision_of(p) == revision);
+        if on_revision && !live.as_ref().is_some_and(pod_ready) {
+            // Already replaced (or just created) on the new revision: only wait for it.
+            if let Err(m) = wait_replaced(ctx, pod, "", &revision).await {
+                let run = StepRun {
+                    step: step.name.clone(),
+                    event: Event::Rollout,
+                    pod: pod.clone(),
+                    status: RunStatus::Failed,
+                    started: now_ms(),
+                    finished: now_ms(),
+                    message: m,
+                };
+                rec.lifecycle.runs.push(run.clone());
+                checkpoint(rec, &progress, driver).await?;
+                return Err(failed(&run).into());
+            }
+        }
+        if !on_revision {
             let started = now_ms();
             let result = replace_one(ctx, step, pod, live.as_ref(), &pr, &revision).await;
             let run = StepRun {
