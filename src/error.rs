@@ -19,6 +19,8 @@ pub enum Error {
     Kube(#[from] crate::kube::KubeError),
     #[error(transparent)]
     Release(#[from] crate::release::ReleaseError),
+    #[error(transparent)]
+    Lifecycle(#[from] crate::lifecycle::LifecycleError),
     /// Bad command-line usage that clap could not catch (exit code 2).
     #[error("{0}")]
     Usage(String),

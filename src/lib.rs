@@ -9,6 +9,7 @@ pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod kube;
+pub mod lifecycle;
 pub mod manifest;
 pub mod release;
 pub mod repo;

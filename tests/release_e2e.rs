@@ -9,8 +9,9 @@ use kube_sim::{Config, FaultRule, Simulator};
 use serde_json::Value;
 use stackpkg::action::install::{install, InstallRequest};
 use stackpkg::action::list::{list, ListRequest};
+use stackpkg::action::revision::DryRun;
 use stackpkg::action::uninstall::{uninstall, UninstallRequest};
-use stackpkg::action::upgrade::{upgrade, UpgradeRequest};
+use stackpkg::action::upgrade::{upgrade, UpgradeRequest, ValuesMode};
 use stackpkg::kube::{Cluster, ConnectOptions, KubeCluster};
 use stackpkg::release::lock::LockOptions;
 use stackpkg::release::{Driver, ReleaseError, SecretsDriver, Status};
@@ -112,9 +113,13 @@ impl Env {
             create_namespace: true,
             wait: false,
             timeout: Duration::from_secs(10),
-            dry_run: false,
+            dry_run: DryRun::None,
             force_conflicts: false,
+            atomic: false,
+            take_ownership: false,
+            max_history: 10,
             lock: LockOptions::new(Duration::from_secs(30)),
+            no_hooks: false,
         }
     }
 
@@ -126,12 +131,20 @@ impl Env {
                 set: set.iter().map(|s| s.to_string()).collect(),
                 ..Default::default()
             },
+            values_mode: ValuesMode::Default,
             namespace: "apps".into(),
+            install: false,
+            create_namespace: false,
             wait: false,
             timeout: Duration::from_secs(10),
-            dry_run: false,
+            dry_run: DryRun::None,
             force_conflicts: false,
+            force: false,
+            atomic: false,
+            take_ownership: false,
+            max_history: 10,
             lock: LockOptions::new(Duration::from_secs(30)),
+            no_hooks: false,
         }
     }
 
@@ -244,10 +257,8 @@ async fn install_upgrade_prune_uninstall() {
     let requests_before = env.sim.requests().len();
     assert!(pvcs_before >= 2);
     let u = UninstallRequest {
-        name: "web".into(),
-        namespace: "apps".into(),
         keep_history: false,
-        lock: LockOptions::new(Duration::from_secs(30)),
+        ..UninstallRequest::new("web", "apps", LockOptions::new(Duration::from_secs(30)))
     };
     let gone = uninstall(&env.cluster, &env.driver, &u, &quiet)
         .await
@@ -291,10 +302,8 @@ async fn keep_history_then_reinstall() {
     .await
     .unwrap();
     let u = UninstallRequest {
-        name: "kh".into(),
-        namespace: "apps".into(),
         keep_history: true,
-        lock: LockOptions::new(Duration::from_secs(30)),
+        ..UninstallRequest::new("kh", "apps", LockOptions::new(Duration::from_secs(30)))
     };
     let r = uninstall(&env.cluster, &env.driver, &u, &quiet)
         .await
@@ -546,7 +555,7 @@ async fn wait_timeout_marks_failed_and_pending_blocks_others() {
 async fn dry_run_changes_nothing() {
     let env = Env::start().await;
     let mut req = env.install_req("dry", &[]);
-    req.dry_run = true;
+    req.dry_run = DryRun::Client;
     let rel = install(&env.cluster, &env.driver, &req, &quiet)
         .await
         .unwrap();
@@ -593,13 +602,10 @@ async fn install_request_budget() {
         .iter()
         .map(|r| format!("{} {}?{}", r.verb, r.path, r.query))
         .collect();
-    // One apply per object, one ownership list per kind, and a fixed overhead: discovery
-    // (3 group-versions), namespace, lock (create, get, delete), history, two record writes.
-    let kinds = 3;
-    assert!(
-        used <= objects + kinds + 10,
-        "{used} requests for {objects} objects: {log:#?}"
-    );
+    // One apply per object (ownership rides on it) and a fixed overhead: discovery
+    // (v1, apps/v1, coordination.k8s.io/v1), namespace, lock (create, delete), history,
+    // two record writes.
+    assert_eq!(used, objects + 9, "{log:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -671,7 +677,7 @@ async fn upgrade_of_unknown_release_and_dry_run_upgrade() {
     .await
     .unwrap();
     let mut up = env.upgrade_req("d", &["withExtra=false"]);
-    up.dry_run = true;
+    up.dry_run = DryRun::Client;
     let rel = upgrade(&env.cluster, &env.driver, &up, &quiet)
         .await
         .unwrap();
@@ -791,10 +797,8 @@ async fn live_lock_refuses_expired_lock_is_taken_over() {
         &env.cluster,
         &env.driver,
         &UninstallRequest {
-            name: "locked".into(),
-            namespace: "apps".into(),
             keep_history: false,
-            lock: LockOptions::new(Duration::from_secs(30)),
+            ..UninstallRequest::new("locked", "apps", LockOptions::new(Duration::from_secs(30)))
         },
         &quiet,
     )

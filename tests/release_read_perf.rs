@@ -73,6 +73,8 @@ fn record(i: usize, revision: u64) -> Release {
             "Upgrade complete".into()
         },
         name,
+        hooks: Vec::new(),
+        lifecycle: Default::default(),
     }
 }
 

@@ -45,6 +45,8 @@ fn record(name: &str, revision: u64, status: Status, manifest: String) -> Releas
         last_deployed: format!("2026-01-0{revision}T00:00:00Z"),
         deleted: None,
         description: format!("revision {revision}"),
+        hooks: Vec::new(),
+        lifecycle: Default::default(),
     }
 }
 

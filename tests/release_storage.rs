@@ -44,6 +44,8 @@ fn record(name: &str, revision: u64, manifest: String) -> Release {
         last_deployed: "2026-01-01T00:00:00Z".into(),
         deleted: None,
         description: "Install complete".into(),
+        hooks: Vec::new(),
+        lifecycle: Default::default(),
     }
 }
 

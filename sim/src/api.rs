@@ -4,6 +4,7 @@ use crate::discovery;
 use crate::exec;
 use crate::faults;
 use crate::patch;
+use crate::podio;
 use crate::registry::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::store::{key_of, Store, WriteOpts};
@@ -110,6 +111,8 @@ fn route(st: &Store, path: &str) -> Route {
     let Some(rt) = st.registry.find(group, version, plural) else {
         return Route::Unknown;
     };
+    // Everything after `pods/{name}/proxy` is the proxied path.
+    let extra = extra && !(sub == Some("proxy") && rt.kind == "Pod" && rt.group.is_empty());
     if extra || (!rt.namespaced && ns.is_some()) || name == Some("") {
         return Route::Unknown;
     }
@@ -350,6 +353,7 @@ fn write_opts(q: &Query, headers: &HeaderMap, sub: Option<&str>) -> Result<Write
                 .unwrap_or_else(|| default_manager(headers)),
         ),
         subresource: sub.map(String::from),
+        client: true,
     })
 }
 
@@ -436,7 +440,7 @@ async fn resource(
         let ok = match s {
             "status" => rt.status_sub,
             "scale" => rt.scale_sub,
-            "exec" | "log" | "eviction" => rt.group.is_empty() && rt.kind == "Pod",
+            "exec" | "log" | "eviction" | "proxy" => rt.group.is_empty() && rt.kind == "Pod",
             _ => false,
         };
         if !ok {
@@ -494,6 +498,9 @@ async fn resource(
             if sub.as_deref() == Some("exec") {
                 return exec_upgrade(shared, &rt, &ns, &name, q, req).await;
             }
+            if sub.as_deref() == Some("proxy") {
+                return pod_proxy(shared, &rt, &ns, &name, &req);
+            }
             let st = shared.store.lock().expect("store lock");
             let o = st
                 .get(&key_of(&rt, &ns, &name))
@@ -502,11 +509,7 @@ async fn resource(
             drop(st);
             match sub.as_deref() {
                 Some("scale") => Ok(json_response(200, &scale_of(&rt, &o))),
-                Some("log") => Ok(Response::builder()
-                    .status(200)
-                    .header(header::CONTENT_TYPE, "text/plain")
-                    .body(Body::from(format!("kube-sim: no logs for pod {name}\n")))
-                    .expect("static response parts")),
+                Some("log") => pod_log(shared, &o, &name, q),
                 _ if wants_table(accept) => {
                     let rv = o["metadata"]["resourceVersion"]
                         .as_str()
@@ -1034,6 +1037,100 @@ async fn exec_upgrade(
     Ok(Response::from_parts(p, b))
 }
 
+fn text_response(code: u16, text: String) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from(text))
+        .expect("static response parts")
+}
+
+/// `GET pods/{name}/log?container=&tailLines=`: text from the log rules.
+fn pod_log(
+    shared: &Arc<Shared>,
+    pod: &Value,
+    name: &str,
+    q: &Query,
+) -> Result<Response<Body>, ApiError> {
+    let containers = podio::containers(pod);
+    let container = match q.get("container") {
+        Some(c) if containers.iter().any(|x| x == c) => c.to_string(),
+        Some(c) => {
+            return Err(ApiError::bad_request(format!(
+                "container {c} is not valid for pod {name}"
+            )))
+        }
+        None if containers.len() > 1 => {
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: {containers:?}"
+            )))
+        }
+        None => containers.first().cloned().unwrap_or_default(),
+    };
+    let tail = match q.get("tailLines") {
+        None => None,
+        Some(t) => Some(t.parse::<usize>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "invalid tailLines {t:?}: not a non-negative integer"
+            ))
+        })?),
+    };
+    let s = shared.sim.lock().expect("sim lock");
+    Ok(text_response(
+        200,
+        podio::log_text(&s.log_rules, name, &container, tail),
+    ))
+}
+
+/// `GET pods/{name}[:port]/proxy/{path}`: answered by the proxy rules, recorded.
+fn pod_proxy(
+    shared: &Arc<Shared>,
+    rt: &ResourceType,
+    ns: &str,
+    seg: &str,
+    req: &Request<Body>,
+) -> Result<Response<Body>, ApiError> {
+    let (name, port) = podio::split_pod_port(seg).map_err(ApiError::bad_request)?;
+    let pod = {
+        let st = shared.store.lock().expect("store lock");
+        st.get(&key_of(rt, ns, &name))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&rt.qualified(), &name))?
+    };
+    let uri_path = req.uri().path();
+    let mut path = uri_path
+        .split_once(&format!("/pods/{seg}/proxy"))
+        .map(|(_, p)| p.to_string())
+        .unwrap_or_default();
+    if path.is_empty() {
+        path.push('/');
+    }
+    if let Some(qs) = req.uri().query().filter(|q| !q.is_empty()) {
+        path = format!("{path}?{qs}");
+    }
+    let mut s = shared.sim.lock().expect("sim lock");
+    let (status, body) = if pod["status"]["phase"] != "Running" {
+        (503, format!("pod {name} is not running\n"))
+    } else {
+        match podio::proxy_answer(&mut s.proxy_rules, &name, port, &path) {
+            Some(r) => (r.status, r.body.unwrap_or_default()),
+            None => (
+                503,
+                format!("kube-sim: no proxy rule for pod {name} {path}\n"),
+            ),
+        }
+    };
+    s.proxies.push(podio::ProxyRecord {
+        namespace: ns.to_string(),
+        pod: name,
+        port,
+        path,
+        status,
+        time: util::now_micro(),
+    });
+    Ok(text_response(status, body))
+}
+
 async fn introspect(
     shared: &Arc<Shared>,
     method: Method,
@@ -1050,6 +1147,10 @@ async fn introspect(
             let r = shared.sim.lock().expect("sim lock").execs.clone();
             json_response(200, &json!(r))
         }
+        ("GET", "proxies") => {
+            let r = shared.sim.lock().expect("sim lock").proxies.clone();
+            json_response(200, &json!(r))
+        }
         ("GET", "objects") => {
             let r = shared.store.lock().expect("store lock").snapshot();
             json_response(200, &json!(r))
@@ -1062,7 +1163,7 @@ async fn introspect(
             shared.reset();
             json_response(200, &json!({"reset": true}))
         }
-        ("POST", what @ ("faults" | "exec-rules" | "timing")) => {
+        ("POST", what @ ("faults" | "exec-rules" | "logs" | "proxy-rules" | "timing")) => {
             let body = match read_body(req).await {
                 Ok((_, b)) => b,
                 Err(e) => return error_response(&e),
@@ -1086,6 +1187,22 @@ async fn introspect(
                         let n = r.len();
                         let c = exec::compile(r)?;
                         shared.sim.lock().expect("sim lock").exec_rules = c;
+                        Ok(n)
+                    }),
+                "logs" => serde_json::from_slice::<Vec<podio::LogRule>>(&body)
+                    .map_err(|e| format!("/_sim/logs: invalid rules: {e}"))
+                    .and_then(|r| {
+                        let n = r.len();
+                        let c = podio::compile_logs(r)?;
+                        shared.sim.lock().expect("sim lock").log_rules = c;
+                        Ok(n)
+                    }),
+                "proxy-rules" => serde_json::from_slice::<Vec<podio::ProxyRule>>(&body)
+                    .map_err(|e| format!("/_sim/proxy-rules: invalid rules: {e}"))
+                    .and_then(|r| {
+                        let n = r.len();
+                        let c = podio::compile_proxy(r)?;
+                        shared.sim.lock().expect("sim lock").proxy_rules = c;
                         Ok(n)
                     }),
                 _ => serde_json::from_slice::<Timing>(&body)

@@ -688,7 +688,9 @@ fn statefulsets(st: &mut Store) -> bool {
                             changed |= create(st, "", "persistentvolumeclaims", ns(&s), c);
                         }
                     }
-                    let rev = if on_delete || i < partition {
+                    // Like the real controller: a pod (re)created under OnDelete gets the
+                    // update revision; only RollingUpdate's partition keeps ordinals old.
+                    let rev = if !on_delete && i < partition {
                         current_rev.clone()
                     } else {
                         update_rev.clone()

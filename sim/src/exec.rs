@@ -29,6 +29,10 @@ pub struct ExecRule {
     pub exit_code: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// The rule answers at most this many execs, then falls through to later rules
+    /// (scripts "fail twice, then succeed").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -36,6 +40,8 @@ pub struct CompiledRule {
     pub rule: ExecRule,
     pod: Option<regex::Regex>,
     command: Option<regex::Regex>,
+    /// Execs answered so far (for `times`).
+    used: u32,
 }
 
 pub fn compile(rules: Vec<ExecRule>) -> Result<Vec<CompiledRule>, String> {
@@ -51,25 +57,39 @@ pub fn compile(rules: Vec<ExecRule>) -> Result<Vec<CompiledRule>, String> {
                     })
                     .transpose()
             };
+            if rule.times == Some(0) {
+                return Err(format!("exec rule {i}: times must be at least 1"));
+            }
             Ok(CompiledRule {
                 pod: re(&rule.pod, "pod")?,
                 command: re(&rule.command, "command")?,
                 rule,
+                used: 0,
             })
         })
         .collect()
 }
 
-pub fn answer(rules: &[CompiledRule], pod: &str, container: &str, command: &[String]) -> ExecRule {
+/// The answer for one exec; counts the hit against the matching rule's `times`.
+pub fn answer(
+    rules: &mut [CompiledRule],
+    pod: &str,
+    container: &str,
+    command: &[String],
+) -> ExecRule {
     let joined = command.join(" ");
     rules
-        .iter()
+        .iter_mut()
         .find(|r| {
-            r.pod.as_ref().is_none_or(|re| re.is_match(pod))
+            r.rule.times.is_none_or(|t| r.used < t)
+                && r.pod.as_ref().is_none_or(|re| re.is_match(pod))
                 && r.rule.container.as_deref().is_none_or(|c| c == container)
                 && r.command.as_ref().is_none_or(|re| re.is_match(&joined))
         })
-        .map(|r| r.rule.clone())
+        .map(|r| {
+            r.used += 1;
+            r.rule.clone()
+        })
         .unwrap_or_default()
 }
 
@@ -119,8 +139,8 @@ pub(crate) async fn session(
         s.execs.len() - 1
     };
     let rule = {
-        let s = shared.sim.lock().expect("sim state lock");
-        answer(&s.exec_rules, &pod, &container, &command)
+        let mut s = shared.sim.lock().expect("sim state lock");
+        answer(&mut s.exec_rules, &pod, &container, &command)
     };
     // Wait out the configured delay while draining client frames (stdin, resize, close).
     let delay = Duration::from_millis(rule.delay_ms.unwrap_or(0));
@@ -179,7 +199,7 @@ mod tests {
 
     #[test]
     fn first_matching_rule_wins() {
-        let rules = compile(vec![
+        let mut rules = compile(vec![
             ExecRule {
                 pod: Some("^db-".into()),
                 command: Some("nodetool drain".into()),
@@ -194,20 +214,47 @@ mod tests {
         .unwrap();
         let cmd = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
         assert_eq!(
-            answer(&rules, "db-0", "c", &cmd("nodetool drain")).exit_code,
+            answer(&mut rules, "db-0", "c", &cmd("nodetool drain")).exit_code,
             Some(2)
         );
         assert_eq!(
-            answer(&rules, "web-0", "c", &cmd("nodetool drain"))
+            answer(&mut rules, "web-0", "c", &cmd("nodetool drain"))
                 .stdout
                 .as_deref(),
             Some("ok")
         );
-        assert_eq!(answer(&[], "x", "c", &cmd("true")), ExecRule::default());
+        assert_eq!(answer(&mut [], "x", "c", &cmd("true")), ExecRule::default());
         assert!(compile(vec![ExecRule {
             pod: Some("(".into()),
             ..Default::default()
         }])
         .is_err());
+    }
+
+    #[test]
+    fn times_limits_a_rule_then_falls_through() {
+        let mut rules = compile(vec![
+            ExecRule {
+                exit_code: Some(1),
+                times: Some(2),
+                ..Default::default()
+            },
+            ExecRule {
+                stdout: Some("ok".into()),
+                ..Default::default()
+            },
+        ])
+        .unwrap();
+        let cmd = vec!["true".to_string()];
+        let codes: Vec<_> = (0..4)
+            .map(|_| answer(&mut rules, "p", "c", &cmd).exit_code)
+            .collect();
+        assert_eq!(codes, [Some(1), Some(1), None, None]);
+        let err = compile(vec![ExecRule {
+            times: Some(0),
+            ..Default::default()
+        }])
+        .unwrap_err();
+        assert!(err.contains("exec rule 0: times"), "{err}");
     }
 }

@@ -185,6 +185,92 @@ pub fn validate(rt: &ResourceType, obj: &Value) -> Causes {
     c
 }
 
+/// Field errors for a client's update of `cur` into `new`: the fields the real API server
+/// refuses to change once an object exists. `new` is compared after create-time defaulting,
+/// so an update that merely omits a defaulted field does not count as a change.
+pub fn immutable(rt: &ResourceType, cur: &Value, new: &Value) -> Causes {
+    let mut c = Causes::new();
+    let (old_uid, new_uid) = (&cur["metadata"]["uid"], &new["metadata"]["uid"]);
+    if new_uid.as_str().is_some_and(|u| !u.is_empty()) && new_uid != old_uid {
+        c.push((
+            "metadata.uid".into(),
+            format!("Invalid value: {new_uid}: field is immutable"),
+        ));
+    }
+    if rt.crd.is_some() {
+        return c;
+    }
+    let mut new = new.clone();
+    let ip = cur["spec"]["clusterIP"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    default_on_create(rt, &mut new, || ip);
+    let (old, spec) = (&cur["spec"], &new["spec"]);
+    let changed = |f: &str| old.get(f) != spec.get(f);
+    let field_immutable = |c: &mut Causes, f: &str| {
+        if changed(f) {
+            let v = spec.get(f).cloned().unwrap_or(Value::Null);
+            c.push((
+                format!("spec.{f}"),
+                format!("Invalid value: {v}: field is immutable"),
+            ));
+        }
+    };
+    // Spec without the fields a kind allows to change.
+    let rest = |allowed: &[&str], v: &Value| -> Value {
+        let mut m = v.as_object().cloned().unwrap_or_default();
+        m.retain(|k, _| !allowed.contains(&k.as_str()));
+        Value::Object(m)
+    };
+    match (rt.group.as_str(), rt.kind.as_str()) {
+        ("apps", "StatefulSet") => {
+            const MUTABLE: &[&str] = &[
+                "replicas",
+                "ordinals",
+                "template",
+                "updateStrategy",
+                "persistentVolumeClaimRetentionPolicy",
+                "minReadySeconds",
+            ];
+            if rest(MUTABLE, old) != rest(MUTABLE, spec) {
+                c.push(("spec".into(), "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden".into()));
+            }
+        }
+        ("apps", "Deployment" | "DaemonSet" | "ReplicaSet") => field_immutable(&mut c, "selector"),
+        ("batch", "Job") => {
+            field_immutable(&mut c, "selector");
+            field_immutable(&mut c, "template");
+        }
+        ("", "Service") => {
+            let was = old["clusterIP"].as_str().unwrap_or_default();
+            if !was.is_empty() && changed("clusterIP") {
+                field_immutable(&mut c, "clusterIP");
+            }
+        }
+        ("", "PersistentVolumeClaim") => {
+            // Binding sets volumeName once; resources (expansion) may change.
+            let mut o = rest(&["resources", "volumeAttributesClassName"], old);
+            let mut n = rest(&["resources", "volumeAttributesClassName"], spec);
+            if o.get("volumeName").is_none() {
+                if let Some(m) = n.as_object_mut() {
+                    m.remove("volumeName");
+                }
+            }
+            if let Some(m) = o.as_object_mut() {
+                if n.get("volumeName").is_none() {
+                    m.remove("volumeName");
+                }
+            }
+            if o != n {
+                c.push(("spec".into(), "Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims".into()));
+            }
+        }
+        _ => {}
+    }
+    c
+}
+
 /// Defaults the API server fills in on create.
 pub fn default_on_create(rt: &ResourceType, obj: &mut Value, cluster_ip: impl FnOnce() -> String) {
     if rt.crd.is_some() {
@@ -301,5 +387,58 @@ mod tests {
             "template": {"metadata": {"labels": {"app": "y"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
         let c = validate(rt, &d);
         assert_eq!(c[0].0, "spec.template.metadata.labels");
+    }
+
+    #[test]
+    fn immutable_fields() {
+        let reg = Registry::default();
+        let sts = reg.find("apps", "v1", "statefulsets").unwrap();
+        let cur = json!({"metadata": {"uid": "u1"}, "spec": {"replicas": 1, "serviceName": "a",
+            "podManagementPolicy": "OrderedReady",
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+            "template": {"x": 1}, "volumeClaimTemplates": [{"metadata": {"name": "data"}}]}});
+        // Allowed: replicas and template; omitted defaults are not changes.
+        let ok = json!({"metadata": {}, "spec": {"replicas": 3, "serviceName": "a",
+            "template": {"x": 2}, "volumeClaimTemplates": [{"metadata": {"name": "data"}}]}});
+        assert!(immutable(sts, &cur, &ok).is_empty());
+        let mut bad = ok.clone();
+        bad["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] = json!("other");
+        let c = immutable(sts, &cur, &bad);
+        assert_eq!(c[0].0, "spec");
+        assert!(c[0].1.starts_with("Forbidden: updates to statefulset spec"));
+        let mut uid = ok.clone();
+        uid["metadata"]["uid"] = json!("u2");
+        assert_eq!(immutable(sts, &cur, &uid)[0].0, "metadata.uid");
+
+        let job = reg.find("batch", "v1", "jobs").unwrap();
+        let cur = json!({"spec": {"completions": 1, "parallelism": 1, "backoffLimit": 6,
+            "template": {"spec": {"restartPolicy": "Never", "containers": [{"image": "a"}]}}}});
+        let mut new = cur.clone();
+        assert!(immutable(job, &cur, &new).is_empty());
+        new["spec"]["template"]["spec"]["containers"][0]["image"] = json!("b");
+        assert_eq!(immutable(job, &cur, &new)[0].0, "spec.template");
+
+        let svc = reg.find("", "v1", "services").unwrap();
+        let cur = json!({"spec": {"type": "ClusterIP", "clusterIP": "10.0.0.1", "sessionAffinity": "None", "ports": []}});
+        let same = json!({"spec": {"ports": []}});
+        assert!(
+            immutable(svc, &cur, &same).is_empty(),
+            "omitted clusterIP keeps it"
+        );
+        let moved = json!({"spec": {"clusterIP": "10.0.0.2", "ports": []}});
+        assert_eq!(immutable(svc, &cur, &moved)[0].0, "spec.clusterIP");
+
+        let pvc = reg.find("", "v1", "persistentvolumeclaims").unwrap();
+        let cur = json!({"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+        let mut grow = cur.clone();
+        grow["spec"]["resources"]["requests"]["storage"] = json!("2Gi");
+        grow["spec"]["volumeName"] = json!("pv-1");
+        assert!(
+            immutable(pvc, &cur, &grow).is_empty(),
+            "expansion and binding allowed"
+        );
+        let mut modes = cur.clone();
+        modes["spec"]["accessModes"] = json!(["ReadWriteMany"]);
+        assert_eq!(immutable(pvc, &cur, &modes)[0].0, "spec");
     }
 }

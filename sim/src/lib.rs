@@ -16,6 +16,7 @@ pub mod exec;
 pub mod faults;
 mod kinds;
 pub mod patch;
+pub mod podio;
 mod protobuf;
 pub mod registry;
 pub mod selectors;
@@ -26,6 +27,7 @@ pub mod util;
 
 pub use exec::{ExecRecord, ExecRule};
 pub use faults::FaultRule;
+pub use podio::{LogRule, ProxyRecord, ProxyRule};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -104,6 +106,9 @@ pub(crate) struct SimState {
     pub execs: Vec<ExecRecord>,
     pub faults: faults::Faults,
     pub exec_rules: Vec<exec::CompiledRule>,
+    pub log_rules: Vec<podio::CompiledLogRule>,
+    pub proxy_rules: Vec<podio::CompiledProxyRule>,
+    pub proxies: Vec<ProxyRecord>,
     pub timing: Timing,
 }
 
@@ -125,6 +130,9 @@ impl Shared {
                 execs: Vec::new(),
                 faults: faults::Faults::new(cfg.seed),
                 exec_rules: Vec::new(),
+                log_rules: Vec::new(),
+                proxy_rules: Vec::new(),
+                proxies: Vec::new(),
                 timing: cfg.timing.clone(),
             }),
             notify: Notify::new(),
@@ -174,6 +182,9 @@ impl Shared {
             s.execs.clear();
             s.faults = faults::Faults::new(self.seed);
             s.exec_rules.clear();
+            s.log_rules.clear();
+            s.proxy_rules.clear();
+            s.proxies.clear();
         }
         self.bootstrap();
     }
@@ -257,6 +268,25 @@ impl Simulator {
         let compiled = exec::compile(rules)?;
         self.shared.sim.lock().expect("sim lock").exec_rules = compiled;
         Ok(())
+    }
+
+    /// Replaces the pod log rules; regexes are checked here.
+    pub fn set_log_rules(&self, rules: Vec<LogRule>) -> Result<(), String> {
+        let compiled = podio::compile_logs(rules)?;
+        self.shared.sim.lock().expect("sim lock").log_rules = compiled;
+        Ok(())
+    }
+
+    /// Replaces the pod proxy rules; regexes and statuses are checked here.
+    pub fn set_proxy_rules(&self, rules: Vec<ProxyRule>) -> Result<(), String> {
+        let compiled = podio::compile_proxy(rules)?;
+        self.shared.sim.lock().expect("sim lock").proxy_rules = compiled;
+        Ok(())
+    }
+
+    /// Proxied pod requests in arrival order.
+    pub fn proxies(&self) -> Vec<ProxyRecord> {
+        self.shared.sim.lock().expect("sim lock").proxies.clone()
     }
 
     /// Watch streams currently open (each holds one event subscription).

@@ -43,6 +43,8 @@ pub struct WriteOpts {
     pub dry_run: bool,
     pub manager: Option<String>,
     pub subresource: Option<String>,
+    /// A client's request (the simulated controllers write as the server itself does).
+    pub client: bool,
 }
 
 pub fn key_of(rt: &ResourceType, ns: &str, name: &str) -> ObjKey {
@@ -388,6 +390,7 @@ impl Store {
         if !new["metadata"].is_object() {
             new["metadata"] = json!({});
         }
+        let body_uid = new["metadata"]["uid"].clone();
         for f in [
             "uid",
             "creationTimestamp",
@@ -437,7 +440,13 @@ impl Store {
             _ => {}
         }
         let name = meta_str(cur, "name").to_string();
-        let causes = kinds::validate(rt, &new);
+        let mut causes = kinds::validate(rt, &new);
+        // Immutable fields bind clients; the simulated controllers write as the server does.
+        if o.client && o.subresource.is_none() {
+            let mut sent = new.clone();
+            sent["metadata"]["uid"] = body_uid;
+            causes.extend(kinds::immutable(rt, cur, &sent));
+        }
         if !causes.is_empty() {
             return Err(ApiError::invalid(&rt.kind, &rt.group, &name, causes));
         }

@@ -64,7 +64,14 @@ impl ApiError {
             .join(", ");
         let causes: Vec<Value> = causes
             .iter()
-            .map(|(f, m)| json!({"reason": "FieldValueInvalid", "message": m, "field": f}))
+            .map(|(f, m)| {
+                let reason = if m.starts_with("Forbidden") {
+                    "FieldValueForbidden"
+                } else {
+                    "FieldValueInvalid"
+                };
+                json!({"reason": reason, "message": m, "field": f})
+            })
             .collect();
         ApiError::new(
             422,

@@ -710,3 +710,78 @@ async fn crds_become_served_resources() {
     .await;
     assert_eq!(code, 404);
 }
+
+#[tokio::test]
+async fn immutable_fields_are_refused_like_the_api_server() {
+    let (_sim, client) = start().await;
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("apps", "v1", "StatefulSet"),
+        "statefulsets",
+    );
+    let sts: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &ar);
+    let mut s = json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {"replicas": 1, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+            "template": {"metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "db", "image": "db:1"}]}},
+            "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                "spec": {"resources": {"requests": {"storage": "1Gi"}}}}]}});
+    let pp = PatchParams::apply("t");
+    // A uid no object has: created with a fresh one.
+    s["metadata"]["uid"] = json!("00000000-0000-0000-0000-000000000000");
+    let made = sts.patch("db", &pp, &Patch::Apply(&s)).await.unwrap();
+    assert_ne!(
+        made.metadata.uid.as_deref(),
+        Some("00000000-0000-0000-0000-000000000000")
+    );
+    // …and refused once the object exists.
+    match sts.patch("db", &pp, &Patch::Apply(&s)).await.unwrap_err() {
+        kube::Error::Api(e) => {
+            assert_eq!(e.code, 422);
+            assert!(e.message.contains("metadata.uid"), "{}", e.message);
+        }
+        e => panic!("{e}"),
+    }
+    s["metadata"].as_object_mut().unwrap().remove("uid");
+    // Mutable: replicas and template.
+    s["spec"]["replicas"] = json!(3);
+    s["spec"]["template"]["spec"]["containers"][0]["image"] = json!("db:2");
+    sts.patch("db", &pp, &Patch::Apply(&s)).await.unwrap();
+    // Immutable: claim templates, service name.
+    s["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] = json!("2Gi");
+    match sts.patch("db", &pp, &Patch::Apply(&s)).await.unwrap_err() {
+        kube::Error::Api(e) => {
+            assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
+            assert!(
+                e.message.contains("\"db\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than"),
+                "{}",
+                e.message
+            );
+            let causes = e.details.unwrap().causes;
+            assert_eq!(causes[0].field, "spec");
+            assert_eq!(causes[0].reason, "FieldValueForbidden");
+        }
+        e => panic!("{e}"),
+    }
+    // A Job's template, through a JSON merge patch.
+    let jr =
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("batch", "v1", "Job"), "jobs");
+    let jobs: Api<DynamicObject> = Api::namespaced_with(client, "default", &jr);
+    let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "t", "image": "t:1"}]}}}});
+    jobs.patch("j", &pp, &Patch::Apply(&job)).await.unwrap();
+    let change =
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "t", "image": "t:2"}]}}}});
+    match jobs
+        .patch("j", &PatchParams::default(), &Patch::Merge(&change))
+        .await
+        .unwrap_err()
+    {
+        kube::Error::Api(e) => {
+            assert_eq!(e.code, 422);
+            assert_eq!(e.details.unwrap().causes[0].field, "spec.template");
+        }
+        e => panic!("{e}"),
+    }
+}

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::action::install::render;
+use crate::action::revision::render;
+use crate::action::upgrade::{upgrade_values, ValuesMode};
 use crate::chart::Chart;
 use crate::manifest::Object;
 use crate::release::{Driver, Release, ReleaseError, Status};
@@ -98,7 +99,13 @@ pub async fn diff(driver: &dyn Driver, req: &DiffRequest) -> Result<DiffResult> 
     let (new, to) = match &req.target {
         Target::Upgrade { chart, values } => {
             let last = history.last().map_or(0, |r| r.revision);
-            let rendered = render(chart, values, &req.name, &req.namespace, last + 1, false)?;
+            // The values exactly as a plain `upgrade` would take them.
+            let (user, defaults) = upgrade_values(ValuesMode::Default, values.load()?, cur);
+            let mut chart = chart.as_ref().clone();
+            if let Some(d) = defaults {
+                chart.values = d;
+            }
+            let rendered = render(&chart, user, &req.name, &req.namespace, last + 1, false)?;
             (rendered.output.objects, "upgrade".to_string())
         }
         Target::Rollback { revision } => {
@@ -132,7 +139,7 @@ pub async fn diff(driver: &dyn Driver, req: &DiffRequest) -> Result<DiffResult> 
     Ok(DiffResult {
         from_revision: cur.revision,
         objects: compare(&old, &new, req, &history, (&from, &to)),
-        to,
+        to: to.to_string(),
     })
 }
 

@@ -1,21 +1,24 @@
-//! `install`: render → plan (namespaces, ownership marks) → check ownership → record
-//! pending-install → apply in install order → optional wait → record deployed.
+//! `install`: namespace → lock → render → plan → record pending-install → apply (create-only,
+//! which also checks ownership) → optional wait → record deployed. `--atomic` deletes what a
+//! failed install created and its record.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::action::template::{render_chart_as, TemplateOutput, TemplateRequest};
+use crate::action::revision::{
+    self, apply_and_wait, ensure_namespace, locked, render, to_json, DryRun, Phases, Settle,
+};
 use crate::chart::Chart;
-use crate::engine::ReleaseInfo;
-use crate::kube::{ApplyOptions, Cluster, KubeError};
-use crate::release::deploy::{self, Planned};
-use crate::release::lock::{self, LockOptions};
-use crate::release::{now, ChartInfo, Driver, Release, ReleaseError, Status};
-use crate::values::{ValueOptions, Values};
+use crate::kube::{Cluster, ObjectRef};
+use crate::lifecycle::{Event, LifecycleRecord};
+use crate::release::deploy;
+use crate::release::lock::LockOptions;
+use crate::release::{now, Driver, Release, ReleaseError, Status};
+use crate::values::ValueOptions;
 use crate::Result;
 
-/// Progress lines for the CLI (stderr); actions never print.
-pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
+pub use crate::action::revision::Progress;
 
 #[derive(Debug, Clone)]
 pub struct InstallRequest {
@@ -28,173 +31,33 @@ pub struct InstallRequest {
     pub create_namespace: bool,
     pub wait: bool,
     pub timeout: Duration,
-    /// Render and check against the cluster, change nothing.
-    pub dry_run: bool,
+    pub dry_run: DryRun,
     pub force_conflicts: bool,
+    /// On failure, delete what this install created and its record; implies `wait`.
+    pub atomic: bool,
+    /// Adopt existing objects of another release or of nobody instead of refusing them.
+    pub take_ownership: bool,
+    /// Records kept (0 = all); matters for a reinstall over a kept history.
+    pub max_history: usize,
     pub lock: LockOptions,
+    /// Skip hooks (lifecycle steps still run).
+    pub no_hooks: bool,
 }
 
-/// A rendered chart ready to apply.
-pub(crate) struct Rendered {
-    pub chart: ChartInfo,
-    pub user: Values,
-    pub computed: Values,
-    pub output: TemplateOutput,
-}
-
-/// The same render path as `template`, plus the computed values for the record.
-pub(crate) fn render(
-    chart: &Chart,
-    values: &ValueOptions,
-    name: &str,
-    namespace: &str,
-    revision: u64,
-    is_install: bool,
-) -> Result<Rendered> {
-    let user = values.load()?;
-    let req = TemplateRequest {
-        release_name: name.to_string(),
-        namespace: namespace.to_string(),
-        include_crds: true,
-        ..Default::default()
-    };
-    let mut release = ReleaseInfo::install(name, namespace);
-    release.revision = revision;
-    // A reinstall after `uninstall --keep-history` is an install with a later revision.
-    release.is_install = is_install;
-    release.is_upgrade = !is_install;
-    let output = render_chart_as(chart, &user, &req, release)?;
-    let (_, computed) = crate::values::prepare(chart, &user)?;
-    Ok(Rendered {
-        chart: ChartInfo {
-            name: chart.metadata.name.clone(),
-            version: chart.metadata.version.to_string(),
-            app_version: chart.metadata.app_version.clone(),
-        },
-        user,
-        computed,
-        output,
-    })
-}
-
-pub(crate) fn to_json(v: &Values) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
-}
-
-/// Runs `op` holding the release lock (none for dry runs, which write nothing). `op` gets
-/// the holder whose expired lock was taken over, if any.
-pub(crate) async fn locked<T, F, Fut>(
-    cluster: &Arc<dyn Cluster>,
-    namespace: &str,
-    name: &str,
-    opts: Option<&LockOptions>,
-    op: F,
-) -> Result<T>
-where
-    F: FnOnce(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
-{
-    let Some(opts) = opts else {
-        return op(None).await;
-    };
-    let lock = match lock::acquire(cluster.clone(), namespace, name, opts).await {
-        Ok(l) => l,
-        // No namespace, so no release in it.
-        Err(ReleaseError::Kube(KubeError::Api { code: 404, .. })) => {
-            return Err(ReleaseError::NotFound {
-                name: name.to_string(),
-                namespace: namespace.to_string(),
-            }
-            .into())
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let out = op(lock.took_over.clone()).await;
-    let released = lock.release().await;
-    let value = out?;
-    released?;
-    Ok(value)
-}
-
-/// With the lock held, a pending revision belongs to a command that died: mark it failed.
-pub(crate) async fn recover_interrupted(
-    driver: &dyn Driver,
-    history: &mut [Release],
-    took_over: Option<&str>,
-) -> Result<()> {
-    if let Some(last) = history.last_mut().filter(|r| r.status.is_pending()) {
-        let who = took_over.unwrap_or("an earlier command");
-        let desc = format!(
-            "Interrupted: {who} stopped while the revision was {} and its lock expired",
-            last.status
-        );
-        last.transition(Status::Failed, &desc)?;
-        driver.put(last).await?;
-    }
-    Ok(())
-}
-
-pub(crate) async fn ensure_namespace(
-    cluster: &dyn Cluster,
-    namespace: &str,
-    create: bool,
-    dry_run: bool,
-    progress: Progress<'_>,
-) -> Result<()> {
-    let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
-    if create && !dry_run {
-        // Apply is idempotent: no need to look first.
-        cluster.apply(&ns, &ApplyOptions::default()).await?;
-        progress(&format!("namespace {namespace} ready"));
-        return Ok(());
-    }
-    let r = crate::kube::ObjectRef::of(&ns).expect("complete object");
-    if cluster.get(&r).await?.is_some() {
-        return Ok(());
-    }
-    if !create {
-        return Err(crate::Error::Other(format!(
-            "namespace {namespace} does not exist (add --create-namespace to create it)"
-        )));
-    }
-    Ok(())
-}
-
-/// Applies, waits, and moves the record to deployed or failed. Returns the final record.
-pub(crate) async fn apply_revision(
-    cluster: &dyn Cluster,
-    driver: &dyn Driver,
-    mut rec: Release,
-    planned: &[Planned],
-    apply: &ApplyOptions,
-    wait: Option<Duration>,
-    progress: Progress<'_>,
-) -> Result<Release> {
-    let verb = if rec.status == Status::PendingInstall {
-        "Install"
-    } else {
-        "Upgrade"
-    };
-    let timeout = wait.unwrap_or(Duration::from_secs(300));
-    let mut outcome = deploy::apply_all(cluster, planned, apply, timeout, progress).await;
-    if outcome.is_ok() {
-        if let Some(t) = wait {
-            outcome = deploy::wait_all(cluster, &rec.resources, t, progress).await;
-        }
-    }
-    match outcome {
-        Ok(()) => {
-            rec.transition(Status::Deployed, &format!("{verb} complete"))?;
-            rec.last_deployed = now();
-            driver.put(&rec).await?;
-            Ok(rec)
-        }
-        Err(e) => {
-            rec.transition(Status::Failed, &format!("{verb} failed: {e}"))?;
-            driver.put(&rec).await?;
-            Err(e.into())
-        }
-    }
+/// `--generate-name`: `<chart>-<unix seconds>` (ten digits), as Helm names them, with the
+/// chart name shortened so the whole stays within the 53 characters of a release name.
+pub fn generate_name(chart: &str) -> String {
+    let secs = jiff::Timestamp::now().as_second();
+    let suffix = format!("-{secs}");
+    let mut base: String = chart
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    base.truncate(53 - suffix.len());
+    let base = base.trim_matches('-');
+    let base = if base.is_empty() { "release" } else { base };
+    format!("{base}{suffix}")
 }
 
 pub async fn install(
@@ -208,28 +71,30 @@ pub async fn install(
         cluster.as_ref(),
         &req.namespace,
         req.create_namespace,
-        req.dry_run,
+        req.dry_run.any(),
         progress,
     )
     .await?;
-    let lock = (!req.dry_run).then_some(&req.lock);
-    locked(cluster, &req.namespace, &req.name, lock, |took| {
-        install_locked(cluster, driver, req, progress, took)
-    })
+    let lock = (!req.dry_run.any()).then_some(&req.lock);
+    locked(
+        cluster,
+        driver,
+        &req.namespace,
+        &req.name,
+        lock,
+        |history| install_locked(cluster.as_ref(), driver, req, history, progress),
+    )
     .await
 }
 
-async fn install_locked(
-    cluster: &Arc<dyn Cluster>,
+/// The install proper, lock held (also `upgrade --install` of a release with no history).
+pub(crate) async fn install_locked(
+    cluster: &dyn Cluster,
     driver: &dyn Driver,
     req: &InstallRequest,
+    history: Vec<Release>,
     progress: Progress<'_>,
-    took_over: Option<String>,
 ) -> Result<Release> {
-    let mut history = driver.history(&req.namespace, &req.name).await?;
-    if !req.dry_run {
-        recover_interrupted(driver, &mut history, took_over.as_deref()).await?;
-    }
     if let Some(last) = history.last() {
         if last.status != Status::Uninstalled {
             return Err(ReleaseError::Exists {
@@ -244,16 +109,14 @@ async fn install_locked(
     let revision = history.last().map_or(1, |r| r.revision + 1);
     let rendered = render(
         &req.chart,
-        &req.values,
+        req.values.load()?,
         &req.name,
         &req.namespace,
         revision,
         true,
     )?;
-    let cluster = cluster.as_ref();
     let planned =
         deploy::plan(cluster, &rendered.output.objects, &req.name, &req.namespace).await?;
-    deploy::check_ownership(cluster, &planned, &req.name, &req.namespace).await?;
 
     let time = now();
     let mut rec = Release {
@@ -271,29 +134,108 @@ async fn install_locked(
         last_deployed: time,
         deleted: None,
         description: "Install in progress".into(),
+        hooks: rendered.hooks,
+        lifecycle: LifecycleRecord {
+            steps: rendered.steps,
+            ..Default::default()
+        },
     };
-    if req.dry_run {
-        rec.description = "Dry run complete".into();
+    let settle = Settle {
+        policy: revision::policy(
+            req.force_conflicts,
+            req.dry_run,
+            req.take_ownership,
+            false,
+            req.timeout,
+        ),
+        wait: (req.wait || req.atomic).then_some(req.timeout),
+    };
+    if req.dry_run.any() {
+        revision::dry_run(cluster, &[], &planned, &mut rec, &settle, progress).await?;
+        revision::dry_run_plans(
+            cluster,
+            &mut rec,
+            &[Event::PreInstall, Event::PostInstall],
+            &[],
+        )
+        .await?;
         return Ok(rec);
     }
+
     driver.put(&rec).await?;
-    // A previous, uninstalled incarnation kept with --keep-history is now history.
-    if let Some(mut last) = history.last().cloned() {
-        last.transition(Status::Superseded, &last.description.clone())?;
-        driver.put(&last).await?;
-    }
-    let apply = ApplyOptions {
-        force_conflicts: req.force_conflicts,
-        dry_run: false,
+    // Every object gets a create-only apply: one request creates it, and one that exists
+    // is read once and refused unless it is ours (or --take-ownership).
+    let guarded: BTreeSet<ObjectRef> = rec.resources.iter().cloned().collect();
+    let phases = Phases {
+        pre: Event::PreInstall,
+        post: Event::PostInstall,
+        no_hooks: req.no_hooks,
+        timeout: req.timeout,
+        scale: Vec::new(),
     };
-    apply_revision(
-        cluster,
-        driver,
-        rec,
-        &planned,
-        &apply,
-        req.wait.then_some(req.timeout),
-        progress,
+    let applied = apply_and_wait(
+        cluster, driver, &mut rec, &planned, &guarded, &settle, &phases, progress,
     )
-    .await
+    .await;
+    let err = match applied.result {
+        Ok(()) => {
+            revision::deployed(driver, &mut rec, &history, "Install complete").await?;
+            revision::prune_history(driver, &history, &rec, req.max_history).await?;
+            return Ok(rec);
+        }
+        Err(e) => e,
+    };
+    let refused = matches!(
+        err,
+        ReleaseError::Owned { .. } | ReleaseError::Unmanaged { .. }
+    );
+    if refused || req.atomic {
+        // Leave nothing behind: the objects this install created (never ones it found),
+        // then its record. A refusal is not a failed release, and --atomic undoes one.
+        let undone = async {
+            deploy::delete_all(cluster, &applied.created, progress).await?;
+            driver
+                .delete(&rec.namespace, &rec.name, rec.revision)
+                .await?;
+            Ok::<_, ReleaseError>(())
+        }
+        .await;
+        return match undone {
+            Ok(()) if refused => Err(err.into()),
+            Ok(()) => Err(ReleaseError::Operation {
+                name: rec.name.clone(),
+                message: format!("install failed and was uninstalled (--atomic): {err}"),
+            }
+            .into()),
+            Err(e2) => {
+                let msg = format!("Install failed: {err}; removing what it created failed: {e2}");
+                revision::failed(driver, &mut rec, &msg).await?;
+                Err(ReleaseError::Operation {
+                    name: rec.name.clone(),
+                    message: msg,
+                }
+                .into())
+            }
+        };
+    }
+    revision::failed(driver, &mut rec, &format!("Install failed: {err}")).await?;
+    Err(err.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_names_are_valid_release_names() {
+        let n = generate_name("cassandra");
+        let (base, digits) = n.rsplit_once('-').unwrap();
+        assert_eq!(base, "cassandra");
+        assert_eq!(digits.len(), 10);
+        assert!(digits.bytes().all(|b| b.is_ascii_digit()));
+        let long = generate_name(&"x_".repeat(40));
+        assert!(long.len() <= 53, "{long}");
+        assert!(!long.contains('_') && !long.contains("--"), "{long}");
+        assert!(generate_name("--").starts_with("release-"));
+    }
 }

@@ -103,6 +103,15 @@ pub fn run(chart_path: &Path, values: &ValueOptions, strict: bool) -> LintReport
         Err(e) => report.error(e.to_string()),
         Ok(out) => {
             report.objects = out.objects.len();
+            // lifecycle.yaml and hook annotations get the checks install would make.
+            if let Err(e) =
+                crate::lifecycle::spec::from_rendered(&out.lifecycle, &chart.metadata.name)
+            {
+                report.error(e.to_string());
+            }
+            if let Err(e) = crate::lifecycle::hooks::split(out.objects.clone(), "default") {
+                report.error(e.to_string());
+            }
             for o in &out.objects {
                 if let Some(problem) = crate::manifest::name_problem(o) {
                     report.warn(problem);

@@ -28,6 +28,8 @@ pub struct TemplateOutput {
     /// In install order (CRDs first when included).
     pub objects: Vec<Object>,
     pub notes: Option<String>,
+    /// Rendered lifecycle.yaml files (see `lifecycle::spec::from_rendered`).
+    pub lifecycle: Vec<RenderedFile>,
 }
 
 /// Loads the chart at `path` and renders it with the user's values.
@@ -54,11 +56,23 @@ pub fn render_chart_as(
     req: &TemplateRequest,
     release: ReleaseInfo,
 ) -> Result<TemplateOutput> {
+    render_chart_with_values(chart, user, req, release).map(|(out, _)| out)
+}
+
+/// `render_chart_as` that also returns the coalesced values (releases record them), so
+/// they are computed once.
+pub fn render_chart_with_values(
+    chart: &Chart,
+    user: &Values,
+    req: &TemplateRequest,
+    release: ReleaseInfo,
+) -> Result<(TemplateOutput, Values)> {
     let capabilities = Capabilities::new(req.kube_version.as_deref(), &req.api_versions)?;
     check_kube_versions(chart, &capabilities.kube_version.version)?;
     let (chart, values) = crate::values::prepare(chart, user)?;
     crate::values::validate(&chart, &values)?;
-    render_prepared_as(&chart, &values, req, capabilities, release)
+    let out = render_prepared_as(&chart, &values, req, capabilities, release)?;
+    Ok((out, values))
 }
 
 fn check_kube_versions(chart: &Chart, version: &str) -> Result<()> {
@@ -136,6 +150,7 @@ fn render_prepared_as(
     Ok(TemplateOutput {
         objects: out,
         notes: rendered.notes,
+        lifecycle: rendered.lifecycle,
     })
 }
 

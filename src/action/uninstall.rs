@@ -1,11 +1,16 @@
 //! `uninstall`: delete the release's objects in reverse install order, then its records
 //! (or keep them, marked uninstalled). PersistentVolumeClaims made by StatefulSets from
-//! volumeClaimTemplates are not part of the release, so they stay: data outlives releases.
+//! volumeClaimTemplates are not part of the release, so they stay unless
+//! `--delete-volumes`: data outlives releases by default.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::action::install::{locked, recover_interrupted, Progress};
-use crate::kube::Cluster;
+use serde_json::Value;
+
+use crate::action::revision::{locked, Progress};
+use crate::kube::{Cluster, ObjectRef};
+use crate::lifecycle::{run, Event};
 use crate::release::lock::LockOptions;
 use crate::release::{deploy, now, Driver, Release, ReleaseError, Status};
 use crate::Result;
@@ -15,7 +20,33 @@ pub struct UninstallRequest {
     pub name: String,
     pub namespace: String,
     pub keep_history: bool,
+    /// Wait until every deleted object is gone (finalizers done).
+    pub wait: bool,
+    pub timeout: Duration,
+    /// Also delete the PVCs the release's StatefulSets made from volumeClaimTemplates.
+    pub delete_volumes: bool,
     pub lock: LockOptions,
+    /// Skip hooks (lifecycle steps still run).
+    pub no_hooks: bool,
+    /// Print the pre-/post-delete hooks and steps that would run; change nothing.
+    pub dry_run: bool,
+}
+
+impl UninstallRequest {
+    /// Defaults of the CLI: no wait, volumes kept.
+    pub fn new(name: &str, namespace: &str, lock: LockOptions) -> UninstallRequest {
+        UninstallRequest {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            keep_history: false,
+            wait: false,
+            timeout: Duration::from_secs(300),
+            delete_volumes: false,
+            lock,
+            no_hooks: false,
+            dry_run: false,
+        }
+    }
 }
 
 pub async fn uninstall(
@@ -24,25 +55,48 @@ pub async fn uninstall(
     req: &UninstallRequest,
     progress: Progress<'_>,
 ) -> Result<Release> {
+    let lock = (!req.dry_run).then_some(&req.lock);
     locked(
         cluster,
+        driver,
         &req.namespace,
         &req.name,
-        Some(&req.lock),
-        |took| uninstall_locked(cluster, driver, req, progress, took),
+        lock,
+        |history| uninstall_locked(cluster.as_ref(), driver, req, history, progress),
     )
     .await
 }
 
+/// The StatefulSets (as rendered) among the release's objects, from the records' manifests:
+/// no request needed to know their claim templates.
+fn statefulsets(history: &[Release], refs: &[ObjectRef], namespace: &str) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for rec in history.iter().rev() {
+        let Ok(objects) = crate::manifest::parse_file(&rec.name, &rec.manifest) else {
+            continue;
+        };
+        for o in objects.into_iter().filter(|o| o.kind == "StatefulSet") {
+            let mut v = o.value;
+            if v.pointer("/metadata/namespace").is_none() {
+                v["metadata"]["namespace"] = Value::from(namespace);
+            }
+            let Some(r) = ObjectRef::of(&v) else { continue };
+            let seen = out.iter().any(|s| ObjectRef::of(s).as_ref() == Some(&r));
+            if refs.contains(&r) && !seen {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
 async fn uninstall_locked(
-    cluster: &Arc<dyn Cluster>,
+    cluster: &dyn Cluster,
     driver: &dyn Driver,
     req: &UninstallRequest,
+    history: Vec<Release>,
     progress: Progress<'_>,
-    took_over: Option<String>,
 ) -> Result<Release> {
-    let mut history = driver.history(&req.namespace, &req.name).await?;
-    recover_interrupted(driver, &mut history, took_over.as_deref()).await?;
     let not_found = || ReleaseError::NotFound {
         name: req.name.clone(),
         namespace: req.namespace.clone(),
@@ -51,8 +105,27 @@ async fn uninstall_locked(
     if last.status == Status::Uninstalled {
         return Err(not_found().into());
     }
+    if req.dry_run {
+        let events = [Event::PreDelete, Event::PostDelete];
+        last.lifecycle.plans = run::release_plans(cluster, &last, &events, &[]).await?;
+        last.description = "Dry run complete".into();
+        return Ok(last);
+    }
     last.transition(Status::Uninstalling, "Deletion in progress")?;
     driver.put(&last).await?;
+    let ctx = run::Ctx {
+        cluster,
+        namespace: &req.namespace,
+        release: &req.name,
+        timeout: req.timeout,
+        progress,
+    };
+    // Pre-delete hooks and steps (drain every node…) before anything is removed.
+    if let Err(e) = run::release_event(&ctx, &mut last, Event::PreDelete, &[], req.no_hooks).await {
+        last.transition(Status::Failed, &format!("Uninstall failed: {e}"))?;
+        driver.put(&last).await?;
+        return Err(e.into());
+    }
 
     // Everything any live revision applied: a failed upgrade may have added objects.
     let mut refs = Vec::new();
@@ -65,8 +138,37 @@ async fn uninstall_locked(
             }
         }
     }
-    let cluster = cluster.as_ref();
-    if let Err(e) = deploy::delete_all(cluster, &refs, progress).await {
+    let outcome = async {
+        let sets = statefulsets(&history, &refs, &req.namespace);
+        // One list finds the claims (only for releases with claim templates).
+        let claims = if sets.is_empty() {
+            Vec::new()
+        } else {
+            let pvcs = cluster
+                .list("v1", "PersistentVolumeClaim", Some(&req.namespace), "")
+                .await?;
+            sets.iter()
+                .flat_map(|s| deploy::claims_of(s, &pvcs))
+                .collect()
+        };
+        let mut gone = deploy::delete_all(cluster, &refs, progress).await?;
+        if req.delete_volumes {
+            gone.extend(deploy::delete_all(cluster, &claims, progress).await?);
+        } else {
+            for c in &claims {
+                progress(&format!(
+                    "kept {c} (made from a volumeClaimTemplate; --delete-volumes deletes it)"
+                ));
+            }
+        }
+        if req.wait {
+            deploy::wait_gone(cluster, &gone, req.timeout).await?;
+        }
+        run::release_event(&ctx, &mut last, Event::PostDelete, &[], req.no_hooks).await?;
+        Ok::<_, ReleaseError>(())
+    }
+    .await;
+    if let Err(e) = outcome {
         last.transition(Status::Failed, &format!("Uninstall failed: {e}"))?;
         driver.put(&last).await?;
         return Err(e.into());

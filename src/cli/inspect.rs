@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::action::diff::{self, DiffRequest, Target};
 use crate::action::{get, history, list, status};
-use crate::cli::release::{block_on, connect, summary, KubeArgs};
+use crate::cli::release::{block_on, connect, outcomes, summary, KubeArgs};
 use crate::cli::template::{parse_release_name, ValuesArgs};
 use crate::release::{Release, Status, Summary};
 use crate::{Error, Result};
@@ -262,7 +262,25 @@ fn json_row(s: &Summary) -> Value {
     })
 }
 
-fn print_data<T: Serialize>(v: &T, format: DataOutput) {
+/// `json_row` plus what hooks and lifecycle steps did in that revision.
+fn history_row((s, r): (&Summary, &Release)) -> Value {
+    let mut v = json_row(s);
+    v["hooks"] = Value::Array(
+        r.hooks
+            .iter()
+            .map(|h| {
+                json!({
+                    "name": h.name, "kind": h.kind, "events": h.events, "weight": h.weight,
+                    "lastRun": h.last_run,
+                })
+            })
+            .collect(),
+    );
+    v["lifecycle"] = json!(r.lifecycle.runs);
+    v
+}
+
+pub(crate) fn print_data<T: Serialize>(v: &T, format: DataOutput) {
     match format {
         DataOutput::Json => println!(
             "{}",
@@ -314,20 +332,22 @@ pub fn history(a: HistoryArgs) -> Result<()> {
         let (cluster, driver) = connect(&a.kube).await?;
         let h = history::history(driver.as_ref(), cluster.namespace(), &a.name).await?;
         let sums: Vec<Summary> = h.iter().map(Summary::of).collect();
-        let rows = || Value::Array(sums.iter().map(json_row).collect());
+        let rows = || Value::Array(sums.iter().zip(&h).map(history_row).collect());
         match a.output {
             Output::Json => print_data(&rows(), DataOutput::Json),
             Output::Yaml => print_data(&rows(), DataOutput::Yaml),
             Output::Table => {
                 let rows: Vec<Vec<String>> = sums
                     .iter()
-                    .map(|r| {
+                    .zip(&h)
+                    .map(|(r, rec)| {
                         vec![
                             r.revision.to_string(),
                             r.updated.clone(),
                             r.status.to_string(),
                             format!("{}-{}", r.chart.name, r.chart.version),
                             r.chart.app_version.clone().unwrap_or_default(),
+                            outcomes(rec),
                             r.description.clone(),
                         ]
                     })
@@ -341,6 +361,7 @@ pub fn history(a: HistoryArgs) -> Result<()> {
                             "STATUS",
                             "CHART",
                             "APP VERSION",
+                            "HOOKS/STEPS",
                             "DESCRIPTION"
                         ],
                         &rows

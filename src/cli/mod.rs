@@ -9,6 +9,7 @@ mod chart_cmds;
 mod create;
 mod dep;
 mod inspect;
+mod lifecycle;
 mod lint;
 mod release;
 mod repo;
@@ -66,6 +67,8 @@ pub enum Command {
     /// Upgrade a release to a new chart version or new values
     #[command(disable_version_flag = true)]
     Upgrade(release::UpgradeArgs),
+    /// Return a release to an earlier revision (as a new revision)
+    Rollback(release::RollbackArgs),
     /// Delete a release's objects and records
     Uninstall(release::UninstallArgs),
     /// List releases
@@ -80,6 +83,11 @@ pub enum Command {
     /// Show what an upgrade or a rollback would change, object by object
     #[command(subcommand)]
     Diff(inspect::DiffCommand),
+    /// Run a release's test hooks and report each
+    Test(lifecycle::TestArgs),
+    /// Plan or run a release's lifecycle steps by hand
+    #[command(subcommand)]
+    Lifecycle(lifecycle::LifecycleCommand),
     /// Print the version
     #[command(after_help = "Example:\n  stackpkg version")]
     Version,
@@ -122,12 +130,15 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Dep(cmd) => dep::run(cmd),
         Command::Install(args) => release::install(args),
         Command::Upgrade(args) => release::upgrade(args),
+        Command::Rollback(args) => release::rollback(args),
         Command::Uninstall(args) => release::uninstall(args),
         Command::List(args) => inspect::list(args),
         Command::History(args) => inspect::history(args),
         Command::Status(args) => inspect::status(args),
         Command::Get(cmd) => inspect::get(cmd),
         Command::Diff(cmd) => inspect::diff(cmd),
+        Command::Test(args) => lifecycle::test(args),
+        Command::Lifecycle(cmd) => lifecycle::run(cmd),
         Command::Version => {
             println!("stackpkg {}", env!("CARGO_PKG_VERSION"));
             Ok(())

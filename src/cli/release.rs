@@ -1,11 +1,13 @@
-//! Release commands that change a release: `install`, `upgrade`, `uninstall`. The read
-//! commands are in `inspect.rs` and share `KubeArgs`, `connect` and `summary` from here.
+//! Release commands that change a release: `install`, `upgrade`, `rollback`, `uninstall`.
+//! The read commands are in `inspect.rs` and share `KubeArgs`, `connect` and `summary` from here.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::action::{install, uninstall, upgrade};
+use crate::action::revision::{DryRun, DEFAULT_MAX_HISTORY};
+use crate::action::upgrade::ValuesMode;
+use crate::action::{install, rollback, uninstall, upgrade};
 use crate::cli::template::{parse_release_name, ValuesArgs};
 use crate::kube::{Cluster, ConnectOptions, KubeCluster};
 use crate::release::lock::LockOptions;
@@ -40,80 +42,127 @@ pub enum Storage {
     Memory,
 }
 
-/// `300`, `90s`, `5m`, `1h`, `1m30s`.
+/// `300`, `90s`, `5m`, `1h`, `1m30s`, `500ms`: the grammar lifecycle.yaml uses too.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("{s:?} is not a duration (examples: 300, 90s, 5m, 1h, 1m30s)");
-    if s.is_empty() {
-        return Err(bad());
-    }
-    if let Ok(n) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(n));
-    }
-    let mut total: u64 = 0;
-    let mut num = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(bad()),
-        };
-        let n: u64 = num.parse().map_err(|_| bad())?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-        num.clear();
-    }
-    if !num.is_empty() {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs(total))
+    crate::lifecycle::duration::parse(s)
 }
 
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
-  stackpkg install cass charts/cassandra -n data --create-namespace --wait
-  stackpkg install demo ./mychart -f prod.yaml --set replicas=3 --dry-run")]
-pub struct InstallArgs {
-    /// Release name (lowercase letters, digits and '-')
-    #[arg(value_parser = parse_release_name)]
-    pub name: String,
-    /// Chart: a folder, a .tgz, REPO/CHART or an https URL
-    pub chart: String,
-    #[command(flatten)]
-    pub source: super::repo::ChartSourceArgs,
-    #[command(flatten)]
-    pub values: ValuesArgs,
+/// `--dry-run[=client|server]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DryRunArg {
+    /// Render and check ownership against the cluster; send no writes
+    Client,
+    /// Also send each object as a server-side dry-run apply; nothing is stored
+    Server,
+}
+
+fn dry_run(a: Option<DryRunArg>) -> DryRun {
+    match a {
+        None => DryRun::None,
+        Some(DryRunArg::Client) => DryRun::Client,
+        Some(DryRunArg::Server) => DryRun::Server,
+    }
+}
+
+/// What every command that applies a revision takes (install, upgrade, rollback).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApplyArgs {
     #[command(flatten)]
     pub kube: KubeArgs,
-    /// Create the release namespace if it does not exist
-    #[arg(long)]
-    pub create_namespace: bool,
     /// Wait until every object is ready (rollouts complete, Jobs done, PVCs bound)
     #[arg(long)]
     pub wait: bool,
     /// Time limit for --wait (300, 90s, 5m, 1h)
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Render and check against the cluster; change nothing, print the manifest
-    #[arg(long)]
-    pub dry_run: bool,
+    /// Change nothing; print the manifest. `client` (the default) checks against the
+    /// cluster without writing, `server` also has the API server dry-run every object
+    #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, require_equals = true,
+          default_missing_value = "client")]
+    pub dry_run: Option<DryRunArg>,
     /// Take over fields that another field manager owns
     #[arg(long)]
     pub force_conflicts: bool,
+    /// Skip hooks (lifecycle steps still run)
+    #[arg(long)]
+    pub no_hooks: bool,
+    /// Release records kept; older ones are deleted (0 keeps all)
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_HISTORY)]
+    pub max_history: usize,
     /// A lock left by a command that died expires this long after its last renewal
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub lock_timeout: Duration,
 }
 
+/// What install and upgrade take besides `ApplyArgs`: the chart, values and ownership.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:
-  stackpkg upgrade cass charts/cassandra -n data --set replicas=5 --wait")]
+pub struct ChartArgs {
+    #[command(flatten)]
+    pub source: super::repo::ChartSourceArgs,
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+    /// Create the release namespace if it does not exist
+    #[arg(long)]
+    pub create_namespace: bool,
+    /// On failure, undo: a failed install is uninstalled, a failed upgrade rolled back
+    /// to the last successful revision. Implies --wait
+    #[arg(long)]
+    pub atomic: bool,
+    /// Adopt existing objects that belong to another release or to nobody
+    #[arg(long)]
+    pub take_ownership: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  stackpkg install cass charts/cassandra -n data --create-namespace --wait
+  stackpkg install demo ./mychart -f prod.yaml --set replicas=3 --dry-run
+  stackpkg install --generate-name charts/redis --atomic --timeout 2m")]
+pub struct InstallArgs {
+    /// Release name (lowercase letters, digits and '-'); with --generate-name, the chart
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Chart: a folder, a .tgz, REPO/CHART or an https URL
+    #[arg(value_name = "CHART")]
+    pub chart: Option<String>,
+    /// Name the release `<chart>-<unix time>` (give only CHART)
+    #[arg(short = 'g', long)]
+    pub generate_name: bool,
+    #[command(flatten)]
+    pub common: ChartArgs,
+}
+
+impl InstallArgs {
+    /// (release name, chart reference)
+    fn resolve(&self, chart_name: impl FnOnce(&str) -> Result<String>) -> Result<(String, String)> {
+        match (&self.chart, self.generate_name) {
+            (None, true) => Ok((
+                install::generate_name(&chart_name(&self.name)?),
+                self.name.clone(),
+            )),
+            (Some(_), true) => Err(Error::Usage(
+                "--generate-name takes only CHART, not NAME CHART".into(),
+            )),
+            (None, false) => Err(Error::Usage(
+                "missing CHART: give NAME CHART, or --generate-name CHART".into(),
+            )),
+            (Some(chart), false) => {
+                let name = parse_release_name(&self.name).map_err(|e| {
+                    Error::Usage(format!("invalid release name {:?}: {e}", self.name))
+                })?;
+                Ok((name, chart.clone()))
+            }
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  stackpkg upgrade cass charts/cassandra -n data --set replicas=5 --wait
+  stackpkg upgrade cass charts/cassandra -n data --reuse-values --set image.tag=5.0.2 --atomic
+  stackpkg upgrade --install web ./web -n apps --create-namespace")]
 pub struct UpgradeArgs {
     /// Release name
     #[arg(value_parser = parse_release_name)]
@@ -121,30 +170,47 @@ pub struct UpgradeArgs {
     /// Chart: a folder, a .tgz, REPO/CHART or an https URL
     pub chart: String,
     #[command(flatten)]
-    pub source: super::repo::ChartSourceArgs,
-    #[command(flatten)]
-    pub values: ValuesArgs,
-    #[command(flatten)]
-    pub kube: KubeArgs,
-    /// Wait until every object is ready
+    pub common: ChartArgs,
+    /// Install the release if it does not exist
+    #[arg(short = 'i', long)]
+    pub install: bool,
+    /// Merge the given values over the previous revision's, on the previous computed
+    /// values (the new chart's defaults are not used)
     #[arg(long)]
-    pub wait: bool,
-    /// Time limit for --wait (300, 90s, 5m, 1h)
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
-    pub timeout: Duration,
-    /// Render and check against the cluster; change nothing, print the manifest
+    pub reuse_values: bool,
+    /// Only the given values over the new chart's defaults (wins over the other two)
     #[arg(long)]
-    pub dry_run: bool,
-    /// Take over fields that another field manager owns
+    pub reset_values: bool,
+    /// Merge the given values over the previous revision's, on the new chart's defaults
     #[arg(long)]
-    pub force_conflicts: bool,
-    /// A lock left by a command that died expires this long after its last renewal
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
-    pub lock_timeout: Duration,
+    pub reset_then_reuse_values: bool,
+    /// Delete and recreate objects whose immutable fields changed
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  stackpkg uninstall cass -n data --keep-history")]
+#[command(after_help = "Examples (the first returns to the previous revision):
+  stackpkg rollback cass -n data
+  stackpkg rollback cass 3 -n data --wait")]
+pub struct RollbackArgs {
+    /// Release name
+    #[arg(value_parser = parse_release_name)]
+    pub name: String,
+    /// Revision to return to (default: the one before the latest)
+    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+    pub revision: Option<u64>,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+    /// Delete and recreate objects whose immutable fields differ
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  stackpkg uninstall cass -n data --keep-history
+  stackpkg uninstall cass -n data --wait --delete-volumes")]
 pub struct UninstallArgs {
     /// Release name
     #[arg(value_parser = parse_release_name)]
@@ -154,12 +220,28 @@ pub struct UninstallArgs {
     /// Keep the release records, marked uninstalled
     #[arg(long)]
     pub keep_history: bool,
+    /// Wait until every deleted object is gone
+    #[arg(long)]
+    pub wait: bool,
+    /// Time limit for --wait (300, 90s, 5m, 1h)
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Also delete the PersistentVolumeClaims the release's StatefulSets made from
+    /// volumeClaimTemplates (kept by default: they hold the data)
+    #[arg(long)]
+    pub delete_volumes: bool,
+    /// Skip hooks (lifecycle steps still run)
+    #[arg(long)]
+    pub no_hooks: bool,
+    /// Print the pre-/post-delete hooks and steps that would run; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
     /// A lock left by a command that died expires this long after its last renewal
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub lock_timeout: Duration,
 }
 
-pub(super) fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -167,7 +249,7 @@ pub(super) fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
     Ok(rt.block_on(f))
 }
 
-pub(super) async fn connect(k: &KubeArgs) -> Result<(Arc<dyn Cluster>, Box<dyn Driver>)> {
+pub(crate) async fn connect(k: &KubeArgs) -> Result<(Arc<dyn Cluster>, Box<dyn Driver>)> {
     let cluster: Arc<dyn Cluster> = Arc::new(
         KubeCluster::connect(&ConnectOptions {
             kubeconfig: k.kubeconfig.clone(),
@@ -184,11 +266,11 @@ pub(super) async fn connect(k: &KubeArgs) -> Result<(Arc<dyn Cluster>, Box<dyn D
     Ok((cluster, driver))
 }
 
-fn progress(line: &str) {
+pub(crate) fn progress(line: &str) {
     eprintln!("{line}");
 }
 
-pub(super) fn summary(r: &Release) -> String {
+pub(crate) fn summary(r: &Release) -> String {
     let mut s = format!(
         "NAME: {}\nNAMESPACE: {}\nSTATUS: {}\nREVISION: {}\nLAST DEPLOYED: {}\nCHART: {}-{}\nDESCRIPTION: {}\n",
         r.name, r.namespace, r.status, r.revision, r.last_deployed, r.chart.name, r.chart.version, r.description
@@ -204,50 +286,152 @@ pub(super) fn summary(r: &Release) -> String {
 fn print_applied(r: &Release, dry_run: bool) {
     print!("{}", summary(r));
     if dry_run {
+        print_plans(r);
         print!("\nMANIFEST:\n{}", r.manifest);
     }
 }
 
+/// A dry run's hooks and lifecycle steps, event by event.
+fn print_plans(r: &Release) {
+    if r.lifecycle.plans.iter().all(|p| p.is_empty()) {
+        return;
+    }
+    println!("\nLIFECYCLE PLAN:");
+    for p in &r.lifecycle.plans {
+        print!("{}", p.render());
+    }
+}
+
+/// `hook pre-install/migrate succeeded, step pre-delete/drain failed`: what ran for a
+/// revision.
+pub(crate) fn outcomes(r: &Release) -> String {
+    let mut parts: Vec<String> = r
+        .hooks
+        .iter()
+        .filter_map(|h| {
+            let run = h.last_run.as_ref()?;
+            Some(format!("hook {}/{} {}", run.event, h.name, run.status))
+        })
+        .collect();
+    let mut seen = std::collections::BTreeMap::new();
+    for run in &r.lifecycle.runs {
+        // One entry per step and event: a failure wins over successes.
+        let e = seen
+            .entry((run.event, run.step.clone()))
+            .or_insert(run.status);
+        if run.status != crate::lifecycle::RunStatus::Succeeded {
+            *e = run.status;
+        }
+    }
+    for ((event, step), status) in seen {
+        parts.push(format!("step {event}/{step} {status}"));
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 pub fn install(a: InstallArgs) -> Result<()> {
+    let c = &a.common;
     // Resolved before the runtime starts: fetching a REPO/CHART runs its own HTTP client.
-    let chart = crate::action::chart_ref::load(&a.chart, &a.source.options())?;
+    let mut loaded = None;
+    let (name, chart_ref) = a.resolve(|chart_ref| {
+        let chart = crate::action::chart_ref::load(chart_ref, &c.source.options())?;
+        let name = chart.metadata.name.clone();
+        loaded = Some(chart);
+        Ok(name)
+    })?;
+    let chart = match loaded {
+        Some(chart) => chart,
+        None => crate::action::chart_ref::load(&chart_ref, &c.source.options())?,
+    };
+    let ap = &c.apply;
     block_on(async {
-        let (cluster, driver) = connect(&a.kube).await?;
+        let (cluster, driver) = connect(&ap.kube).await?;
         let req = install::InstallRequest {
-            name: a.name.clone(),
+            name,
             chart,
-            values: a.values.options(),
+            values: c.values.options(),
             namespace: cluster.namespace().to_string(),
-            create_namespace: a.create_namespace,
-            wait: a.wait,
-            timeout: a.timeout,
-            dry_run: a.dry_run,
-            force_conflicts: a.force_conflicts,
-            lock: LockOptions::new(a.lock_timeout),
+            create_namespace: c.create_namespace,
+            wait: ap.wait,
+            timeout: ap.timeout,
+            dry_run: dry_run(ap.dry_run),
+            force_conflicts: ap.force_conflicts,
+            atomic: c.atomic,
+            take_ownership: c.take_ownership,
+            max_history: ap.max_history,
+            lock: LockOptions::new(ap.lock_timeout),
+            no_hooks: ap.no_hooks,
         };
         let r = install::install(&cluster, driver.as_ref(), &req, &progress).await?;
-        print_applied(&r, a.dry_run);
+        print_applied(&r, ap.dry_run.is_some());
         Ok(())
     })?
 }
 
 pub fn upgrade(a: UpgradeArgs) -> Result<()> {
-    let chart = crate::action::chart_ref::load(&a.chart, &a.source.options())?;
+    let c = &a.common;
+    let chart = crate::action::chart_ref::load(&a.chart, &c.source.options())?;
+    // Helm's precedence when several are given.
+    let values_mode = if a.reset_values {
+        ValuesMode::Reset
+    } else if a.reuse_values {
+        ValuesMode::Reuse
+    } else if a.reset_then_reuse_values {
+        ValuesMode::ResetThenReuse
+    } else {
+        ValuesMode::Default
+    };
+    let ap = &c.apply;
     block_on(async {
-        let (cluster, driver) = connect(&a.kube).await?;
+        let (cluster, driver) = connect(&ap.kube).await?;
         let req = upgrade::UpgradeRequest {
             name: a.name.clone(),
             chart,
-            values: a.values.options(),
+            values: c.values.options(),
+            values_mode,
             namespace: cluster.namespace().to_string(),
-            wait: a.wait,
-            timeout: a.timeout,
-            dry_run: a.dry_run,
-            force_conflicts: a.force_conflicts,
-            lock: LockOptions::new(a.lock_timeout),
+            install: a.install,
+            create_namespace: c.create_namespace,
+            wait: ap.wait,
+            timeout: ap.timeout,
+            dry_run: dry_run(ap.dry_run),
+            force_conflicts: ap.force_conflicts,
+            force: a.force,
+            atomic: c.atomic,
+            take_ownership: c.take_ownership,
+            max_history: ap.max_history,
+            lock: LockOptions::new(ap.lock_timeout),
+            no_hooks: ap.no_hooks,
         };
         let r = upgrade::upgrade(&cluster, driver.as_ref(), &req, &progress).await?;
-        print_applied(&r, a.dry_run);
+        print_applied(&r, ap.dry_run.is_some());
+        Ok(())
+    })?
+}
+
+pub fn rollback(a: RollbackArgs) -> Result<()> {
+    let ap = &a.apply;
+    block_on(async {
+        let (cluster, driver) = connect(&ap.kube).await?;
+        let req = rollback::RollbackRequest {
+            name: a.name.clone(),
+            namespace: cluster.namespace().to_string(),
+            revision: a.revision,
+            wait: ap.wait,
+            timeout: ap.timeout,
+            dry_run: dry_run(ap.dry_run),
+            force_conflicts: ap.force_conflicts,
+            force: a.force,
+            max_history: ap.max_history,
+            lock: LockOptions::new(ap.lock_timeout),
+            no_hooks: ap.no_hooks,
+        };
+        let r = rollback::rollback(&cluster, driver.as_ref(), &req, &progress).await?;
+        print_applied(&r, ap.dry_run.is_some());
         Ok(())
     })?
 }
@@ -259,10 +443,20 @@ pub fn uninstall(a: UninstallArgs) -> Result<()> {
             name: a.name.clone(),
             namespace: cluster.namespace().to_string(),
             keep_history: a.keep_history,
+            wait: a.wait,
+            timeout: a.timeout,
+            delete_volumes: a.delete_volumes,
             lock: LockOptions::new(a.lock_timeout),
+            no_hooks: a.no_hooks,
+            dry_run: a.dry_run,
         };
         let r = uninstall::uninstall(&cluster, driver.as_ref(), &req, &progress).await?;
-        println!("release \"{}\" uninstalled", r.name);
+        if a.dry_run {
+            print!("{}", summary(&r));
+            print_plans(&r);
+        } else {
+            println!("release \"{}\" uninstalled", r.name);
+        }
         Ok(())
     })?
 }

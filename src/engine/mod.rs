@@ -216,6 +216,8 @@ pub struct Rendered {
     pub crds: Vec<RenderedFile>,
     /// The top chart's rendered NOTES.txt.
     pub notes: Option<String>,
+    /// Rendered `lifecycle.yaml` of each chart of the tree that has one, parent first.
+    pub lifecycle: Vec<RenderedFile>,
 }
 
 /// One chart of the tree with the name prefix its templates get.
@@ -279,6 +281,7 @@ fn is_partial(path: &str) -> bool {
 }
 
 const NOTES: &str = "templates/NOTES.txt";
+const LIFECYCLE: &str = "lifecycle.yaml";
 
 /// Renders a chart tree. `values` are the coalesced values of the top chart (subchart
 /// sections under their names); library charts render nothing but lend their macros.
@@ -294,6 +297,18 @@ pub fn render(
     let mut sources: Vec<(String, &str, usize)> = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
         for f in &node.chart.templates {
+            let name = format!("{}/{}", node.base, f.path);
+            let src = std::str::from_utf8(&f.data)
+                .map_err(|_| EngineError::NotUtf8 { path: name.clone() })?;
+            sources.push((name, src, i));
+        }
+        // lifecycle.yaml renders with the same context as the templates.
+        if let Some(f) = node
+            .chart
+            .lifecycle
+            .as_ref()
+            .filter(|_| !node.chart.metadata.is_library())
+        {
             let name = format!("{}/{}", node.base, f.path);
             let src = std::str::from_utf8(&f.data)
                 .map_err(|_| EngineError::NotUtf8 { path: name.clone() })?;
@@ -378,6 +393,11 @@ pub fn render(
             })?;
             if rel == NOTES {
                 rendered.notes = Some(content);
+            } else if rel == LIFECYCLE {
+                rendered.lifecycle.push(RenderedFile {
+                    name: name.clone(),
+                    content,
+                });
             } else {
                 rendered.templates.push(RenderedFile {
                     name: name.clone(),

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::retry::{self, RetryPolicy};
-use super::{ApplyOptions, Cluster, KubeError, ObjectRef, Resource};
+use super::{ApplyOptions, Cluster, ExecOutput, KubeError, ObjectRef, Resource};
 
 /// kind → (resource, namespaced) for one group-version.
 type GroupVersion = HashMap<String, (ApiResource, bool)>;
@@ -290,10 +290,68 @@ impl Cluster for KubeCluster {
         }
     }
 
+    async fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        command: &[String],
+        timeout: std::time::Duration,
+    ) -> Result<ExecOutput, KubeError> {
+        super::exec::exec(
+            &self.client,
+            &self.retry,
+            namespace,
+            pod,
+            container,
+            command,
+            timeout,
+        )
+        .await
+    }
+
+    async fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        tail: Option<u32>,
+    ) -> Result<String, KubeError> {
+        super::exec::logs(&self.client, &self.retry, namespace, pod, container, tail).await
+    }
+
+    async fn proxy_get(
+        &self,
+        namespace: &str,
+        pod: &str,
+        port: u16,
+        path: &str,
+    ) -> Result<(u16, String), KubeError> {
+        super::exec::proxy_get(&self.client, namespace, pod, port, path).await
+    }
+
     async fn delete(&self, r: &ObjectRef) -> Result<bool, KubeError> {
+        self.delete_with(r, DeleteParams::background()).await
+    }
+
+    async fn delete_at_version(
+        &self,
+        r: &ObjectRef,
+        resource_version: &str,
+    ) -> Result<bool, KubeError> {
+        let mut dp = DeleteParams::background();
+        dp.preconditions = Some(::kube::api::Preconditions {
+            resource_version: Some(resource_version.to_string()),
+            uid: None,
+        });
+        self.delete_with(r, dp).await
+    }
+}
+
+impl KubeCluster {
+    async fn delete_with(&self, r: &ObjectRef, dp: DeleteParams) -> Result<bool, KubeError> {
         let object = r.to_string();
         let api = self.api_for(r).await?;
-        let dp = DeleteParams::background();
         match retry::run(&self.retry, &object, || api.delete(&r.name, &dp)).await {
             Ok(_) => Ok(true),
             // Also what a retried delete sees when the dropped first try went through.

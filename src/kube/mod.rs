@@ -3,6 +3,7 @@
 //! substitute their own.
 
 mod client;
+mod exec;
 pub mod ready;
 mod retry;
 
@@ -29,6 +30,8 @@ pub enum KubeError {
         code: u16,
         reason: String,
         message: String,
+        /// The fields the server named (`details.causes[].field`), for 422s.
+        fields: Vec<String>,
     },
     /// Transient failures that outlasted the retries.
     #[error("{object}: {message} (gave up after {attempts} attempts)")]
@@ -121,6 +124,22 @@ pub struct ApplyOptions {
     pub dry_run: bool,
 }
 
+/// The answer of clusters that cannot reach into pods (test doubles).
+fn unsupported(namespace: &str, pod: &str, what: &str) -> KubeError {
+    KubeError::Failed {
+        object: format!("Pod {namespace}/{pod}"),
+        reason: format!("this cluster connection does not support pod {what}"),
+    }
+}
+
+/// What an exec in a container printed and how it ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecOutput {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit_code: i32,
+}
+
 /// What stackpkg needs from a cluster. Namespaced objects must carry their namespace.
 #[async_trait]
 pub trait Cluster: Send + Sync {
@@ -145,6 +164,71 @@ pub trait Cluster: Send + Sync {
     ) -> Result<Vec<Value>, KubeError>;
     /// Deletes in the background; `false` when the object was already gone.
     async fn delete(&self, r: &ObjectRef) -> Result<bool, KubeError>;
+    /// Deletes only if the object is still at `resource_version` (a 409 otherwise).
+    async fn delete_at_version(
+        &self,
+        r: &ObjectRef,
+        resource_version: &str,
+    ) -> Result<bool, KubeError>;
+
+    /// Polls until the object no longer exists (finalizers done) or the deadline passes.
+    async fn wait_deleted(&self, r: &ObjectRef, timeout: Duration) -> Result<(), KubeError> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(20);
+        loop {
+            if self.get(r).await?.is_none() {
+                return Ok(());
+            }
+            let waited = start.elapsed();
+            if waited >= timeout {
+                return Err(KubeError::Timeout {
+                    object: r.to_string(),
+                    waited,
+                    reason: "still exists (being deleted)".into(),
+                });
+            }
+            tokio::time::sleep(pause.min(timeout - waited)).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// Runs a command in a pod's container (the first container when `None`) and waits
+    /// for it at most `timeout`. A non-zero exit is an answer, not an error.
+    async fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        command: &[String],
+        timeout: Duration,
+    ) -> Result<ExecOutput, KubeError> {
+        let _ = (container, command, timeout);
+        Err(unsupported(namespace, pod, "exec"))
+    }
+
+    /// A container's log, only its last `tail` lines when given.
+    async fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        tail: Option<u32>,
+    ) -> Result<String, KubeError> {
+        let _ = (container, tail);
+        Err(unsupported(namespace, pod, "logs"))
+    }
+
+    /// An HTTP GET to a pod's port through the API server's pod proxy: (status, body).
+    async fn proxy_get(
+        &self,
+        namespace: &str,
+        pod: &str,
+        port: u16,
+        path: &str,
+    ) -> Result<(u16, String), KubeError> {
+        let _ = (port, path);
+        Err(unsupported(namespace, pod, "proxy"))
+    }
 
     /// Polls the object until it is ready (see `ready::readiness`) or the deadline passes.
     async fn wait(&self, r: &ObjectRef, timeout: Duration) -> Result<(), KubeError> {

@@ -90,6 +90,11 @@ pub(crate) fn permanent(object: &str, e: ::kube::Error) -> KubeError {
             code: s.code,
             reason: s.reason.clone(),
             message: s.message.clone(),
+            fields: s
+                .details
+                .as_ref()
+                .map(|d| d.causes.iter().map(|c| c.field.clone()).collect())
+                .unwrap_or_default(),
         },
         other => KubeError::Failed {
             object: object.to_string(),

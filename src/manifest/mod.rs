@@ -258,7 +258,8 @@ pub const INSTALL_ORDER: &[&str] = &[
     "ValidatingWebhookConfiguration",
 ];
 
-fn kind_rank(kind: &str) -> usize {
+/// Position of a kind in the install order (unknown kinds last).
+pub fn kind_rank(kind: &str) -> usize {
     INSTALL_ORDER
         .iter()
         .position(|k| *k == kind)

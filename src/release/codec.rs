@@ -73,6 +73,8 @@ pub(crate) mod tests {
             last_deployed: "2026-01-01T00:00:00Z".into(),
             deleted: None,
             description: "Install complete".into(),
+            hooks: Vec::new(),
+            lifecycle: Default::default(),
         }
     }
 

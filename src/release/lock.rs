@@ -50,6 +50,9 @@ pub struct Lock {
     cluster: Arc<dyn Cluster>,
     reference: ObjectRef,
     holder: String,
+    /// The lease's resourceVersion after our last write: releasing deletes exactly that
+    /// version, one request instead of a get and a delete.
+    version: Arc<std::sync::Mutex<String>>,
     renewer: tokio::task::JoinHandle<()>,
     /// The holder whose expired lock we took over, if any.
     pub took_over: Option<String>,
@@ -126,7 +129,7 @@ pub async fn acquire(
                 .create(&lease(&reference, &opts.holder, opts.ttl, &now))
                 .await
             {
-                Ok(_) => return Ok(start(cluster, reference, opts, None)),
+                Ok(made) => return Ok(start(cluster, reference, opts, None, &made)),
                 Err(e) if is_conflict(&e) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -160,9 +163,9 @@ pub async fn acquire(
         next["spec"]["leaseTransitions"] =
             json!(live["spec"]["leaseTransitions"].as_i64().unwrap_or(0) + 1);
         match cluster.replace(&next).await {
-            Ok(_) => {
+            Ok(made) => {
                 let took = (!mine && !holder.is_empty()).then_some(holder);
-                return Ok(start(cluster, reference, opts, took));
+                return Ok(start(cluster, reference, opts, took, &made));
             }
             Err(e) if is_conflict(&e) => try_create = false,
             Err(e) => return Err(e.into()),
@@ -174,17 +177,27 @@ pub async fn acquire(
     })
 }
 
+fn resource_version(lease: &Value) -> String {
+    lease["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn start(
     cluster: Arc<dyn Cluster>,
     reference: ObjectRef,
     opts: &LockOptions,
     took_over: Option<String>,
+    made: &Value,
 ) -> Lock {
-    let (c, r, holder, ttl) = (
+    let version = Arc::new(std::sync::Mutex::new(resource_version(made)));
+    let (c, r, holder, ttl, v) = (
         cluster.clone(),
         reference.clone(),
         opts.holder.clone(),
         opts.ttl,
+        version.clone(),
     );
     let renewer = tokio::spawn(async move {
         let every = (ttl / 3).max(Duration::from_millis(200));
@@ -198,13 +211,16 @@ fn start(
                 return;
             }
             live["spec"]["renewTime"] = json!(micro_time(jiff::Timestamp::now()));
-            let _ = c.replace(&live).await;
+            if let Ok(renewed) = c.replace(&live).await {
+                *v.lock().expect("lock version") = resource_version(&renewed);
+            }
         }
     });
     Lock {
         cluster,
         reference,
         holder: opts.holder.clone(),
+        version,
         renewer,
         took_over,
     }
@@ -214,6 +230,19 @@ impl Lock {
     /// Stops renewing and deletes the lease if it is still ours.
     pub async fn release(self) -> Result<(), ReleaseError> {
         self.renewer.abort();
+        let version = self.version.lock().expect("lock version").clone();
+        if !version.is_empty() {
+            match self
+                .cluster
+                .delete_at_version(&self.reference, &version)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                // Renewed by a write whose answer we lost, or taken over: look before deleting.
+                Err(e) if is_conflict(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         if let Some(live) = self.cluster.get(&self.reference).await? {
             if live["spec"]["holderIdentity"].as_str() == Some(self.holder.as_str()) {
                 self.cluster.delete(&self.reference).await?;

@@ -60,10 +60,19 @@ pub enum ReleaseError {
     },
     #[error("{object} exists and is not managed by stackpkg; delete it or rename it in the chart")]
     Unmanaged { object: String },
+    #[error("{object}: the API server refuses to change {fields} ({message}); --force deletes and recreates it")]
+    Immutable {
+        object: String,
+        fields: String,
+        message: String,
+    },
     #[error("release {name}: {message}")]
     Operation { name: String, message: String },
     #[error(transparent)]
     Kube(#[from] KubeError),
+    /// A hook or lifecycle step failed.
+    #[error(transparent)]
+    Lifecycle(#[from] crate::lifecycle::LifecycleError),
 }
 
 /// Where a revision is in its life.
@@ -176,6 +185,15 @@ pub struct Release {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<String>,
     pub description: String,
+    /// Hook objects (not part of `manifest`/`resources`) and their last runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<crate::lifecycle::HookRecord>,
+    /// The chart's rendered lifecycle steps and their outcomes.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::lifecycle::LifecycleRecord::is_empty"
+    )]
+    pub lifecycle: crate::lifecycle::LifecycleRecord,
 }
 
 /// The current time, RFC 3339 UTC with seconds precision.
