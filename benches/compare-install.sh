@@ -103,7 +103,7 @@ EOF
 }
 
 # run TOOL NAME CMD…: fresh simulator state and tool caches, then one timed install;
-# appends "seconds requests" to $W/TOOL.
+# appends "seconds requests" to $W/res-TOOL.
 run() {
   local tool=$1; shift
   sim_post /_sim/reset
@@ -113,7 +113,7 @@ run() {
   HOME="$W/home" HELM_CACHE_HOME="$W/home/c" HELM_CONFIG_HOME="$W/home/f" HELM_DATA_HOME="$W/home/d" \
     "$@" >/dev/null 2>"$W/err.txt" || { echo "failed: $*" >&2; cat "$W/err.txt" >&2; exit 1; }
   end=$(date +%s%N)
-  echo "$(awk -v s="$start" -v e="$end" 'BEGIN{printf "%.3f", (e-s)/1e9}') $(sim_requests)" >> "$W/$tool"
+  echo "$(awk -v s="$start" -v e="$end" 'BEGIN{printf "%.3f", (e-s)/1e9}') $(sim_requests)" >> "$W/res-$tool"
 }
 
 for i in $(seq "$RUNS"); do
@@ -121,11 +121,11 @@ for i in $(seq "$RUNS"); do
   run helm "$HELM" install "wide$i" "$W/helm" -n bench --create-namespace
 done
 
-median() { sort -g -k"$2" "$W/$1" | awk -v c="$2" '{a[NR]=$c} END{print a[int((NR+1)/2)]}'; }
+median() { sort -g -k"$2" "$W/res-$1" | awk -v c="$2" '{a[NR]=$c} END{print a[int((NR+1)/2)]}'; }
 objects=$((COPIES * 5))
 echo "| command ($objects objects, kube-sim) | wall time (median of $RUNS) | fastest | API requests |"
 echo "|:---|---:|---:|---:|"
 for t in stackpkg helm; do
-  fastest=$(sort -g -k1 "$W/$t" | head -1 | cut -d' ' -f1)
+  fastest=$(sort -g -k1 "$W/res-$t" | head -1 | cut -d' ' -f1)
   echo "| \`$t install\` | $(median "$t" 1) s | $fastest s | $(median "$t" 2) |"
 done
