@@ -453,9 +453,8 @@ fn search_analytics_installs_scales_and_uninstalls() {
 }
 
 /// TensorFlow's model volume is a PVC the chart renders itself, marked
-/// `helm.sh/resource-policy: keep`; uninstall deletes it today.
+/// `helm.sh/resource-policy: keep`; uninstall leaves it, as Helm does.
 #[test]
-#[ignore = "uninstall does not honour helm.sh/resource-policy: keep yet"]
 fn tensorflow_models_volume_survives_uninstall() {
     let lab = Lab::start();
     install(&lab, "tensorflow", "ml", &[]);
@@ -543,7 +542,6 @@ fn pods_running(execs: &[(String, Vec<String>, String)], command: &[&str]) -> Ve
 }
 
 #[test]
-#[ignore = "needs lifecycle engine (branch lifecycle)"]
 fn cassandra_scale_in_decommissions_highest_ordinal_first_before_the_statefulset_shrinks() {
     let lab = Lab::start();
     let t0 = install(&lab, "cassandra", "ring", &["replicaCount=4"]);
@@ -582,7 +580,6 @@ fn cassandra_scale_in_decommissions_highest_ordinal_first_before_the_statefulset
 }
 
 #[test]
-#[ignore = "needs lifecycle engine (branch lifecycle)"]
 fn cassandra_uninstall_drains_every_node_highest_ordinal_first() {
     let lab = Lab::start();
     install(&lab, "cassandra", "ring", &[]);
@@ -595,7 +592,6 @@ fn cassandra_uninstall_drains_every_node_highest_ordinal_first() {
 }
 
 #[test]
-#[ignore = "needs lifecycle engine (branch lifecycle)"]
 fn kafka_image_change_rolls_one_broker_at_a_time_with_the_gate_between() {
     let lab = Lab::start();
     install(&lab, "kafka", "bus", &[]);
@@ -641,7 +637,6 @@ fn kafka_image_change_rolls_one_broker_at_a_time_with_the_gate_between() {
 }
 
 #[test]
-#[ignore = "needs lifecycle engine (branch lifecycle)"]
 fn hdfs_and_elasticsearch_scale_in_drain_removed_nodes_first() {
     let lab = Lab::start();
     install(&lab, "hadoop", "dfs", &["hdfs.datanode.replicaCount=4"]);

@@ -208,6 +208,47 @@ pub(crate) fn to_prune(history: &[Release], resources: &[ObjectRef]) -> Vec<Obje
     prune
 }
 
+/// Drops from `refs` the objects any revision marked `resource-policy: keep`
+/// (`stackpkg.io/` or `helm.sh/` spelling): like Helm, neither pruning nor uninstall
+/// deletes them; they stay in the cluster, unmanaged, and each is reported.
+pub(crate) fn without_kept(
+    history: &[Release],
+    refs: Vec<ObjectRef>,
+    progress: Progress<'_>,
+) -> Vec<ObjectRef> {
+    let mut kept: Vec<(String, String, String, Option<String>)> = Vec::new();
+    for rec in history {
+        let Ok(objects) = crate::manifest::parse_file(&rec.name, &rec.manifest) else {
+            continue;
+        };
+        for o in objects {
+            let policy = ["stackpkg.io/resource-policy", "helm.sh/resource-policy"]
+                .iter()
+                .find_map(|k| o.value["metadata"]["annotations"][k].as_str());
+            if policy == Some("keep") {
+                kept.push((o.api_version, o.kind, o.name, o.namespace));
+            }
+        }
+    }
+    if kept.is_empty() {
+        return refs;
+    }
+    refs.into_iter()
+        .filter(|r| {
+            let keep = kept.iter().any(|(a, k, n, ns)| {
+                *a == r.api_version
+                    && *k == r.kind
+                    && *n == r.name
+                    && (ns.is_none() || *ns == r.namespace)
+            });
+            if keep {
+                progress(&format!("kept {r} (resource-policy: keep)"));
+            }
+            !keep
+        })
+        .collect()
+}
+
 /// The objects of `planned` no live revision has: the ones whose ownership is unknown.
 pub(crate) fn new_objects<'a>(history: &[Release], planned: &'a [Planned]) -> Vec<&'a Planned> {
     let known: BTreeSet<&ObjectRef> = live(history).flat_map(|r| &r.resources).collect();

@@ -150,7 +150,11 @@ pub(crate) async fn rollback_locked(
         false,
     )
     .await?;
-    let prune = revision::to_prune(&history, &rec.resources);
+    let prune = revision::without_kept(
+        &history,
+        revision::to_prune(&history, &rec.resources),
+        progress,
+    );
 
     driver.put(&rec).await?;
     let phases = Phases {
