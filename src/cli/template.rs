@@ -136,7 +136,6 @@ pub fn run(args: Args) -> crate::Result<()> {
         api_versions: args.api_versions.clone(),
         include_crds: args.include_crds,
         show_only: args.show_only.clone(),
-        ..Default::default()
     };
     let chart = crate::action::chart_ref::load(&args.chart, &args.source.options())?;
     let out = action::render_chart(&chart, &args.values.options().load()?, &req)?;
