@@ -52,23 +52,18 @@ pub enum Format {
 /// A release name as Kubernetes object names allow it (DNS label, at most 53 characters so
 /// suffixed names still fit 63).
 pub fn parse_release_name(s: &str) -> Result<String, String> {
-    let ok = !s.is_empty()
-        && s.len() <= 53
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-');
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err("a release name is 1-53 lowercase letters, digits and '-', starting and ending with a letter or digit".into())
-    }
+    dns_label(s, 53, "a release name")
 }
 
 /// A namespace name: a DNS label (1-63 lowercase letters, digits and '-').
 pub fn parse_namespace(s: &str) -> Result<String, String> {
+    dns_label(s, 63, "a namespace")
+}
+
+/// RFC 1123 label: 1..=`max` lowercase letters, digits and '-', alphanumeric at both ends.
+fn dns_label(s: &str, max: usize, what: &str) -> Result<String, String> {
     let ok = !s.is_empty()
-        && s.len() <= 63
+        && s.len() <= max
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
@@ -76,7 +71,7 @@ pub fn parse_namespace(s: &str) -> Result<String, String> {
     if ok {
         Ok(s.to_string())
     } else {
-        Err("a namespace is 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit".into())
+        Err(format!("{what} is 1-{max} lowercase letters, digits and '-', starting and ending with a letter or digit"))
     }
 }
 

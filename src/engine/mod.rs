@@ -158,16 +158,20 @@ impl Capabilities {
     /// The defaults plus `extra` (`--api-versions`), checked for shape.
     pub fn new(kube_version: Option<&str>, extra: &[String]) -> Result<Capabilities, EngineError> {
         let kube_version = KubeVersion::parse(kube_version.unwrap_or(DEFAULT_KUBE_VERSION))?;
-        let shape = regex::Regex::new(
-            r"^([a-z0-9]([a-z0-9.-]*[a-z0-9])?/)?v[0-9]+[a-z0-9]*(/[A-Za-z][A-Za-z0-9]*)?$",
-        )
-        .expect("static regex");
         let mut api: Vec<String> = DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).collect();
-        for e in extra {
-            if !shape.is_match(e) {
-                return Err(EngineError::BadApiVersion(e.clone()));
+        // Compiled only when there is something to check: every `template` builds
+        // capabilities, and the regex compiler is otherwise not needed on that path.
+        if !extra.is_empty() {
+            let shape = regex::Regex::new(
+                r"^([a-z0-9]([a-z0-9.-]*[a-z0-9])?/)?v[0-9]+[a-z0-9]*(/[A-Za-z][A-Za-z0-9]*)?$",
+            )
+            .expect("static regex");
+            for e in extra {
+                if !shape.is_match(e) {
+                    return Err(EngineError::BadApiVersion(e.clone()));
+                }
+                api.push(e.clone());
             }
-            api.push(e.clone());
         }
         api.sort();
         api.dedup();

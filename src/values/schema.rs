@@ -64,3 +64,71 @@ fn collect(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn chart_with_schema(schema: &str) -> (tempfile::TempDir, Chart) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Chart.yaml"),
+            "apiVersion: v2\nname: app\nversion: 1.0.0\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("values.schema.json"), schema).unwrap();
+        let chart = crate::chart::load(dir.path()).unwrap();
+        (dir, chart)
+    }
+
+    /// Every render checks the schema against its draft's meta-schema (generated at build
+    /// time, see docs/performance.md), not only what compiling it would reject: an
+    /// annotation of the wrong type is reported although no value is checked with it.
+    #[test]
+    fn each_schema_is_checked_against_its_meta_schema() {
+        for (draft, schema) in [
+            (
+                "2020-12",
+                r#"{"$schema": "https://json-schema.org/draft/2020-12/schema", "title": 5}"#,
+            ),
+            (
+                "7",
+                r#"{"$schema": "http://json-schema.org/draft-07/schema#", "title": 5}"#,
+            ),
+            ("none", r#"{"properties": {"a": {"minLength": -1}}}"#),
+            ("none", r#"{"type": "banana"}"#),
+        ] {
+            let (_dir, chart) = chart_with_schema(schema);
+            let err = validate(&chart, &json!({"a": "x"})).unwrap_err();
+            let ValuesError::BadSchema { schema: file, .. } = &err else {
+                panic!("draft {draft}: expected a bad-schema error for {schema}, got {err}");
+            };
+            assert!(file.ends_with("values.schema.json"), "{file}");
+        }
+    }
+
+    #[test]
+    fn drafts_7_and_2020_12_report_every_violation() {
+        for dialect in [
+            "http://json-schema.org/draft-07/schema#",
+            "https://json-schema.org/draft/2020-12/schema",
+        ] {
+            let schema = format!(
+                r#"{{"$schema": "{dialect}", "type": "object", "required": ["a"],
+                    "properties": {{"a": {{"type": "string"}}, "n": {{"minimum": 1}}}}}}"#
+            );
+            let (_dir, chart) = chart_with_schema(&schema);
+            let err = validate(&chart, &json!({"n": 0})).unwrap_err().to_string();
+            assert!(err.contains("2 violations"), "{dialect}: {err}");
+            assert!(
+                err.contains("/n: 0 is less than the minimum of 1"),
+                "{dialect}: {err}"
+            );
+            assert!(
+                err.contains("\"a\" is a required property"),
+                "{dialect}: {err}"
+            );
+        }
+    }
+}
