@@ -42,6 +42,17 @@ impl Lab {
             ..Default::default()
         })
         .expect("simulator starts");
+        // Elasticsearch's scale-down gate asks the cluster health through the pod proxy;
+        // a healthy cluster answers 200 (with no rule the simulator answers 503).
+        sim.set_proxy_rules(vec![kube_sim::ProxyRule {
+            pod: None,
+            port: None,
+            path: Some("^/_cluster/health".into()),
+            status: 200,
+            body: Some(r#"{"status":"green","relocating_shards":0}"#.into()),
+            times: None,
+        }])
+        .expect("proxy rules");
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
         sim.write_kubeconfig(&kubeconfig).unwrap();
