@@ -180,7 +180,11 @@ def tgz(name, entries, raw=None):
 
 
 CY = GOOD_CHART.encode()
-good_tar = [("demo/Chart.yaml", "file", CY), ("demo/templates/cm.yaml", "file", CM.encode())]
+good_tar = [
+    ("demo/Chart.yaml", "file", CY),
+    ("demo/values.yaml", "file", b"replicas: 1\n"),
+    ("demo/templates/cm.yaml", "file", CM.encode()),
+]
 tgz("empty.tgz", None, b"")
 tgz("not-gzip.tgz", None, b"this is not a gzip stream\n")
 tgz("html.tgz", None, b"<!doctype html><html><body>404 Not Found</body></html>\n")
@@ -277,12 +281,12 @@ w("http/index-scalar.yaml", "hello\n")
 w("http/empty.yaml", "")
 w(
     "http/index-anchor-bomb.yaml",
-    "apiVersion: v1\nx: &a [x, x, x, x, x, x, x, x, x]\n"
+    "apiVersion: v1\na: &a [x, x, x, x, x, x, x, x, x]\n"
     + "".join(
         f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n"
         for p, n in zip("abcdefgh", "bcdefghi")
     )
-    + "entries: {}\n",
+    + "entries:\n  demo: *i\n",
 )
 w("http/index-gzip-truncated.yaml.gz", gzip.compress(b"apiVersion: v1\nentries: {}\n" * 200, mtime=0)[:60])
 w("http/index-binary.bin", bytes(range(256)) * 4)
@@ -294,7 +298,12 @@ IDX = (
 w("http/index-good.yaml", IDX + "    digest: {sha256:http/demo-1.0.0.tgz}\n")
 w("http/index-bad-digest.yaml", IDX + "    digest: " + "0" * 64 + "\n")
 w("http/index-no-digest.yaml", IDX)
-w("http/index-evil-url.yaml", IDX.replace("demo-1.0.0.tgz", "file:///etc/passwd"))
+w("http/index-traversal.yaml", IDX + "    digest: {sha256:archives/traversal.tgz}\n")
+w("http/index-html-package.yaml", IDX + "    digest: {sha256:http/html.html}\n")
+w(
+    "http/index-evil-url.yaml",
+    IDX.replace("demo-1.0.0.tgz", "file:///etc/passwd") + "    digest: " + "0" * 64 + "\n",
+)
 
 # A repositories.yaml that is not one.
 w("config/repositories.yaml", "repositories: {oops\n")
