@@ -394,10 +394,12 @@ fn every_bad_input_fails_cleanly() {
                 let Some(case) = cases.get(i) else { break };
                 let bad = check(case);
                 if !bad.is_empty() {
-                    failures
-                        .lock()
-                        .unwrap()
-                        .push(format!("{} [{}]:\n  {}", case.name, case.area, bad.join("\n  ")));
+                    failures.lock().unwrap().push(format!(
+                        "{} [{}]:\n  {}",
+                        case.name,
+                        case.area,
+                        bad.join("\n  ")
+                    ));
                 }
             });
         }

@@ -43,7 +43,11 @@ fn templates_cannot_read_outside_the_chart_or_reach_the_network() {
     let dir = tempfile::tempdir().unwrap();
     let secret = "outside-the-chart-4711";
     write(dir.path(), "secret.txt", secret);
-    write(dir.path(), "chart/Chart.yaml", "apiVersion: v2\nname: box\nversion: 1.0.0\n");
+    write(
+        dir.path(),
+        "chart/Chart.yaml",
+        "apiVersion: v2\nname: box\nversion: 1.0.0\n",
+    );
     write(dir.path(), "chart/conf/app.properties", "a=1\n");
     let secret_path = dir.path().join("secret.txt").display().to_string();
     let (url, hits) = listener();
@@ -53,17 +57,61 @@ fn templates_cannot_read_outside_the_chart_or_reach_the_network() {
     // Each attempt must fail with an error naming the template, or render without the
     // outside file's content.
     let attempts: Vec<(&str, String, Option<&str>)> = vec![
-        ("files.get ..", cm("{{ files.get('../secret.txt') | tojson }}"), Some("no file \"../secret.txt\"")),
-        ("files.get absolute", cm(&format!("{{{{ files.get('{secret_path}') | tojson }}}}")), Some("no file")),
-        ("files.get URL", cm(&format!("{{{{ files.get('{url}/x') | tojson }}}}")), Some("no file")),
-        ("files.glob", cm("{{ files.glob('**') | tojson | tojson }}"), None),
-        ("files.glob ..", cm("{{ files.glob('../*') | tojson | tojson }}"), None),
-        ("include ..", "{% include '../../secret.txt' %}\n".into(), Some("not found")),
-        ("include absolute", format!("{{% include '{secret_path}' %}}\n"), Some("not found")),
-        ("include URL", format!("{{% include '{url}/x' %}}\n"), Some("not found")),
-        ("import ..", "{% import '../../secret.txt' as s %}\n".into(), Some("not found")),
-        ("tpl include", cm("{{ \"{% include '../../secret.txt' %}\" | tpl | tojson }}"), Some("not found")),
-        ("lookup offline", cm("{{ lookup('v1', 'Secret', 'kube-system', 'x') | tojson | tojson }}"), None),
+        (
+            "files.get ..",
+            cm("{{ files.get('../secret.txt') | tojson }}"),
+            Some("no file \"../secret.txt\""),
+        ),
+        (
+            "files.get absolute",
+            cm(&format!("{{{{ files.get('{secret_path}') | tojson }}}}")),
+            Some("no file"),
+        ),
+        (
+            "files.get URL",
+            cm(&format!("{{{{ files.get('{url}/x') | tojson }}}}")),
+            Some("no file"),
+        ),
+        (
+            "files.glob",
+            cm("{{ files.glob('**') | tojson | tojson }}"),
+            None,
+        ),
+        (
+            "files.glob ..",
+            cm("{{ files.glob('../*') | tojson | tojson }}"),
+            None,
+        ),
+        (
+            "include ..",
+            "{% include '../../secret.txt' %}\n".into(),
+            Some("not found"),
+        ),
+        (
+            "include absolute",
+            format!("{{% include '{secret_path}' %}}\n"),
+            Some("not found"),
+        ),
+        (
+            "include URL",
+            format!("{{% include '{url}/x' %}}\n"),
+            Some("not found"),
+        ),
+        (
+            "import ..",
+            "{% import '../../secret.txt' as s %}\n".into(),
+            Some("not found"),
+        ),
+        (
+            "tpl include",
+            cm("{{ \"{% include '../../secret.txt' %}\" | tpl | tojson }}"),
+            Some("not found"),
+        ),
+        (
+            "lookup offline",
+            cm("{{ lookup('v1', 'Secret', 'kube-system', 'x') | tojson | tojson }}"),
+            None,
+        ),
     ];
     for (what, template, want_err) in attempts {
         write(dir.path(), "chart/templates/t.yaml", &template);
@@ -74,12 +122,18 @@ fn templates_cannot_read_outside_the_chart_or_reach_the_network() {
             .output()
             .unwrap();
         let (out, err) = (text(&o.stdout), text(&o.stderr));
-        assert!(!out.contains(secret) && !err.contains(secret), "{what}: leaked: {out}{err}");
+        assert!(
+            !out.contains(secret) && !err.contains(secret),
+            "{what}: leaked: {out}{err}"
+        );
         assert!(!err.contains("panicked"), "{what}: {err}");
         match want_err {
             Some(want) => {
                 assert_eq!(o.status.code(), Some(1), "{what}: {out}{err}");
-                assert!(err.contains("templates/t.yaml") && err.contains(want), "{what}: {err}");
+                assert!(
+                    err.contains("templates/t.yaml") && err.contains(want),
+                    "{what}: {err}"
+                );
             }
             None => {
                 assert!(o.status.success(), "{what}: {err}");
@@ -88,7 +142,11 @@ fn templates_cannot_read_outside_the_chart_or_reach_the_network() {
             }
         }
     }
-    assert_eq!(hits.load(Ordering::SeqCst), 0, "a template reached the network");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "a template reached the network"
+    );
 }
 
 #[test]
@@ -96,7 +154,10 @@ fn credentials_never_appear_in_output_errors_or_the_config_listing() {
     let env = Env::new();
     let s = StaticServer::start("127.0.0.1:0");
     let pkg = package("a", "1.0.0", &[]);
-    s.set("/index.yaml", Reply::Bytes(index_for(&[("a", "1.0.0", &pkg)]).into_bytes()));
+    s.set(
+        "/index.yaml",
+        Reply::Bytes(index_for(&[("a", "1.0.0", &pkg)]).into_bytes()),
+    );
     s.set("/a-1.0.0.tgz", Reply::Status(500));
     let password = "pw-never-shown-4711";
     let expected = format!(
@@ -105,7 +166,15 @@ fn credentials_never_appear_in_output_errors_or_the_config_listing() {
     );
     s.state.lock().unwrap().require_auth = Some(expected);
     let added = env.with_stdin(
-        &["repo", "add", "r", &s.url(), "--username", "u", "--password-stdin"],
+        &[
+            "repo",
+            "add",
+            "r",
+            &s.url(),
+            "--username",
+            "u",
+            "--password-stdin",
+        ],
         password,
     );
     assert!(added.status.success(), "{}", text(&added.stderr));
@@ -131,7 +200,11 @@ fn credentials_never_appear_in_output_errors_or_the_config_listing() {
         assert!(!all.contains("Authorization"), "{all}");
     }
     // The pull failed on the 500, and said so with the URL.
-    assert!(text(&outputs[4].stderr).contains("a-1.0.0.tgz"), "{}", text(&outputs[4].stderr));
+    assert!(
+        text(&outputs[4].stderr).contains("a-1.0.0.tgz"),
+        "{}",
+        text(&outputs[4].stderr)
+    );
 }
 
 fn stackpkg(kubeconfig: &Path, cwd: &Path, args: &[&str]) -> Output {
@@ -158,7 +231,10 @@ fn records_are_secrets_and_hold_no_credentials() {
     let yaml = sim
         .kubeconfig_yaml()
         .replace("token: sim-token", &format!("token: {token}"));
-    assert!(yaml.contains(token), "kubeconfig has no user token to replace: {yaml}");
+    assert!(
+        yaml.contains(token),
+        "kubeconfig has no user token to replace: {yaml}"
+    );
     std::fs::write(&kc, yaml).unwrap();
 
     let s = StaticServer::start("127.0.0.1:0");
@@ -170,7 +246,10 @@ fn records_are_secrets_and_hold_no_credentials() {
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-cm\ndata:\n  a: b\n",
         )],
     );
-    s.set("/index.yaml", Reply::Bytes(index_for(&[("app", "1.0.0", &pkg)]).into_bytes()));
+    s.set(
+        "/index.yaml",
+        Reply::Bytes(index_for(&[("app", "1.0.0", &pkg)]).into_bytes()),
+    );
     s.set("/app-1.0.0.tgz", Reply::Bytes(pkg));
     let password = "repo-password-never-stored-4711";
     s.state.lock().unwrap().require_auth = Some(format!(
@@ -178,7 +257,15 @@ fn records_are_secrets_and_hold_no_credentials() {
         base64::engine::general_purpose::STANDARD.encode(format!("ci:{password}"))
     ));
     let mut add = Command::new(env!("CARGO_BIN_EXE_stackpkg"))
-        .args(["repo", "add", "r", &s.url(), "--username", "ci", "--password-stdin"])
+        .args([
+            "repo",
+            "add",
+            "r",
+            &s.url(),
+            "--username",
+            "ci",
+            "--password-stdin",
+        ])
         .current_dir(dir.path())
         .env("STACKPKG_CONFIG_HOME", dir.path().join("config"))
         .env("STACKPKG_CACHE_HOME", dir.path().join("cache"))
@@ -188,7 +275,11 @@ fn records_are_secrets_and_hold_no_credentials() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    add.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
     let added = add.wait_with_output().unwrap();
     assert!(added.status.success(), "{}", text(&added.stderr));
 
@@ -202,7 +293,10 @@ fn records_are_secrets_and_hold_no_credentials() {
         let o = stackpkg(&kc, dir.path(), args);
         assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
         let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
-        assert!(!all.contains(password) && !all.contains(token), "{args:?}: {all}");
+        assert!(
+            !all.contains(password) && !all.contains(token),
+            "{args:?}: {all}"
+        );
     }
 
     let objects = sim.objects();
@@ -263,5 +357,9 @@ fn cluster_tls_is_verified() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
     let err = text(&o.stderr).to_lowercase();
     assert!(err.contains("certificate"), "{err}");
-    assert_eq!(sim.requests().len(), before, "a request got through unverified TLS");
+    assert_eq!(
+        sim.requests().len(),
+        before,
+        "a request got through unverified TLS"
+    );
 }

@@ -128,7 +128,17 @@ fn soak_with_faults_and_kills() {
     let chart = dir.path().join("chart");
     write_chart(&chart);
     let chart = chart.to_str().unwrap().to_string();
-    let o = run(&kc, &s(&["install", "seed", &chart, "-n", "soak", "--create-namespace"]));
+    let o = run(
+        &kc,
+        &s(&[
+            "install",
+            "seed",
+            &chart,
+            "-n",
+            "soak",
+            "--create-namespace",
+        ]),
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     // About one request in ten is hit: 5xx answers, dropped connections, latency spikes.
@@ -211,7 +221,15 @@ fn soak_with_faults_and_kills() {
         let mut child = cmd(
             &kc,
             &s(&[
-                verb, rel, &chart, "-n", "soak", "--set", &set_gen, "--lock-timeout", "1s",
+                verb,
+                rel,
+                &chart,
+                "-n",
+                "soak",
+                "--set",
+                &set_gen,
+                "--lock-timeout",
+                "1s",
             ]),
         )
         .spawn()
@@ -258,7 +276,9 @@ fn soak_with_faults_and_kills() {
         if statuses.last() != Some(&"deployed")
             || statuses.iter().filter(|s| **s == "deployed").count() != 1
         {
-            problems.push(format!("{rel}: not exactly one deployed, the last: {statuses:?}"));
+            problems.push(format!(
+                "{rel}: not exactly one deployed, the last: {statuses:?}"
+            ));
         }
         // Each stored record decodes (history read them all), so now the objects: those of
         // the release are exactly the latest revision's resources.
@@ -268,7 +288,13 @@ fn soak_with_faults_and_kills() {
             .as_array()
             .map(|a| {
                 a.iter()
-                    .map(|r| format!("{}/{}", r["kind"].as_str().unwrap(), r["name"].as_str().unwrap()))
+                    .map(|r| {
+                        format!(
+                            "{}/{}",
+                            r["kind"].as_str().unwrap(),
+                            r["name"].as_str().unwrap()
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -278,7 +304,13 @@ fn soak_with_faults_and_kills() {
             .filter(|o| {
                 o["metadata"]["annotations"]["meta.stackpkg.io/release-name"] == rel.as_str()
             })
-            .map(|o| format!("{}/{}", o["kind"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap()))
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    o["kind"].as_str().unwrap(),
+                    o["metadata"]["name"].as_str().unwrap()
+                )
+            })
             .collect();
         have.sort();
         if want != have {
@@ -312,5 +344,10 @@ fn soak_with_faults_and_kills() {
         faulted_ops.as_secs_f64(),
         sim.requests().len()
     );
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }

@@ -12,7 +12,10 @@ use stackpkg::values::{merge_maps, parse_values_text, prepare};
 fn stack() -> &'static Chart {
     static CHART: OnceLock<Chart> = OnceLock::new();
     CHART.get_or_init(|| {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/charts/stack");
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/charts/stack"
+        );
         stackpkg::chart::load_dir(std::path::Path::new(dir)).expect("fixture chart loads")
     })
 }

@@ -183,8 +183,11 @@ fn extract_new(bytes: &[u8], origin: &str, parent: &Path, dest: &Path) -> Result
         return Err(bad("empty archive".into()));
     }
     // Read on to gzip's CRC trailer, which the tar reader stops short of.
-    std::io::copy(&mut ar.into_inner().take(MAX_EXTRACTED), &mut std::io::sink())
-        .map_err(|e| bad(format!("corrupt gzip stream: {e}")))?;
+    std::io::copy(
+        &mut ar.into_inner().take(MAX_EXTRACTED),
+        &mut std::io::sink(),
+    )
+    .map_err(|e| bad(format!("corrupt gzip stream: {e}")))?;
     let kept = tmp.keep();
     std::fs::rename(&kept, dest).map_err(|e| {
         let _ = std::fs::remove_dir_all(&kept);
