@@ -413,3 +413,126 @@ fn every_bad_input_fails_cleanly() {
         failures.join("\n")
     );
 }
+
+/// Replays tests/corpus/fuzz/<target>/* (seeds and every input a fuzzer ever crashed on)
+/// through the same calls as fuzz/fuzz_targets/<target>.rs, with the same assertions.
+#[test]
+fn fuzz_regressions_replay() {
+    use stackpkg::chart::{load_archive_with_limits, read_archive_metadata, Limits};
+    use stackpkg::values::strvals::parse_into;
+    use stackpkg::values::{merge_maps, parse_values_text, prepare, SetKind};
+
+    fn gzip_unless_gzip(data: &[u8]) -> Vec<u8> {
+        if data.starts_with(&[0x1f, 0x8b]) {
+            return data.to_vec();
+        }
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    let stack = stackpkg::chart::load_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charts/stack"),
+    )
+    .unwrap();
+    let mut replayed = BTreeMap::<String, usize>::new();
+    for target in [
+        "set_parser",
+        "values_merge",
+        "chart_yaml",
+        "repo_index",
+        "chart_archive",
+        "release_record",
+    ] {
+        let dir = corpus_dir().join("fuzz").join(target);
+        let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        inputs.sort();
+        assert!(!inputs.is_empty(), "no inputs for {target}");
+        for input in inputs {
+            let data = std::fs::read(&input).unwrap();
+            let text = std::str::from_utf8(&data).ok();
+            match target {
+                "set_parser" => {
+                    let split = data.split_first();
+                    let rest = split.and_then(|(_, r)| std::str::from_utf8(r).ok());
+                    if let (Some((&first, _)), Some(t)) = (split, rest) {
+                        let kind = [
+                            SetKind::Typed,
+                            SetKind::String,
+                            SetKind::Json,
+                            SetKind::File,
+                            SetKind::Literal,
+                        ][(first % 5) as usize];
+                        let mut read_file = |p: &str| -> Result<String, String> {
+                            if p.len() % 2 == 0 {
+                                Ok(p.to_string())
+                            } else {
+                                Err(format!("cannot read {p}"))
+                            }
+                        };
+                        let mut base = serde_json::Map::new();
+                        for expr in t.split('\n') {
+                            let _ = parse_into(expr, kind, &mut base, &mut read_file);
+                        }
+                    }
+                }
+                "values_merge" => {
+                    if let Some(t) = text {
+                        let (a, b) = t.split_once("\n---\n").unwrap_or((t, ""));
+                        if let Ok(mut base) = parse_values_text(a, "a.yaml") {
+                            if let Ok(over) = parse_values_text(b, "b.yaml") {
+                                merge_maps(&mut base, over);
+                            }
+                            if let Ok((_, v)) = prepare(&stack, &serde_json::Value::Object(base)) {
+                                serde_json::to_vec(&v).unwrap();
+                            }
+                        }
+                    }
+                }
+                "chart_yaml" => {
+                    if let Some(t) = text {
+                        if let Ok(md) = stackpkg::chart::parse_chart_yaml(t, "fuzz/Chart.yaml") {
+                            let _ = stackpkg::chart::constraint::parse_lenient_version(&md.version);
+                        }
+                    }
+                }
+                "repo_index" => {
+                    let full = stackpkg::repo::index::parse(&data, "fuzz/index.yaml");
+                    let light = stackpkg::repo::index::parse_for_cache(&data, "fuzz/index.yaml");
+                    assert_eq!(full.is_ok(), light.is_ok(), "{}", input.display());
+                    if let Ok(p) = full {
+                        let _ = p.index.to_yaml();
+                    }
+                }
+                "chart_archive" => {
+                    let bytes = gzip_unless_gzip(&data);
+                    let limits = Limits {
+                        max_archive: 1 << 20,
+                        max_total: 4 << 20,
+                        max_file: 1 << 20,
+                        max_entries: 500,
+                    };
+                    let _ = load_archive_with_limits(&bytes, "fuzz.tgz", &limits);
+                    let _ = read_archive_metadata(&bytes);
+                }
+                "release_record" => {
+                    use stackpkg::release::codec::{decode, encode};
+                    let bytes = gzip_unless_gzip(&data);
+                    if let Ok(r) = decode(&bytes, "fuzz-record") {
+                        let again = decode(&encode(&r), "re-encoded").unwrap();
+                        assert_eq!(
+                            serde_json::to_value(&r).unwrap(),
+                            serde_json::to_value(&again).unwrap()
+                        );
+                    }
+                }
+                _ => unreachable!(),
+            }
+            *replayed.entry(target.to_string()).or_default() += 1;
+        }
+    }
+    assert_eq!(replayed.len(), 6, "{replayed:?}");
+}
