@@ -72,6 +72,12 @@ fn skippable(rest: &str) -> bool {
     matches!(rest.trim(), "" | "{}" | "[]") || scalar(rest).is_some()
 }
 
+/// YAML's printable set (what a YAML stream may contain).
+fn yaml_printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
+        || c >= '\u{10000}'
+}
+
 /// `|`, `>` and their chomping forms: a block scalar follows on deeper lines.
 fn is_block(rest: &str) -> bool {
     matches!(rest.trim(), "|" | "|-" | "|+" | ">" | ">-" | ">+")
@@ -96,6 +102,11 @@ fn skippable_line(line: &str) -> Option<bool> {
 
 /// Parses one chart's slice (`  NAME:` followed by its list of versions).
 pub fn scan_chunk(chunk: &str) -> Option<Entries> {
+    // Characters YAML does not allow are serde_yaml's to report (the fuzzer found the fast
+    // path accepting a control character).
+    if !chunk.chars().all(yaml_printable) {
+        return None;
+    }
     let mut lines = chunk.lines().filter(|l| {
         let t = l.trim_start();
         !t.is_empty() && !t.starts_with('#')
@@ -250,6 +261,7 @@ mod tests {
             // Skipped fields must still be valid YAML (found by the repo_index fuzz target).
             "  a:\n  - nam version: 0800 0sion: 08000\n",
             "  a:\n  - maintainers:\n    - name: a: b\n",
+            "  a:\n  - name: a\u{1}b\n",
             "  a:\n    - name: a\n   - name: b\n",
         ] {
             assert!(scan_chunk(chunk).is_none(), "{chunk:?}");
