@@ -200,6 +200,8 @@ pub fn scan_chunk(chunk: &str) -> Option<Entries> {
                 // so the fast path never accepts an index the full parser refuses (the
                 // `repo_index` fuzz target found `x: a b: c` being skipped here).
                 _ => {
+                    // The key too must be a plain scalar (`|ame: x` is not; fuzzing found it).
+                    scalar(k)??;
                     // Lines deeper than a `key: |` line are block scalar text: not checked.
                     let mut block_above = match skippable(rest) {
                         true => None,
@@ -262,6 +264,7 @@ mod tests {
             "  a:\n  - nam version: 0800 0sion: 08000\n",
             "  a:\n  - maintainers:\n    - name: a: b\n",
             "  a:\n  - name: a\u{1}b\n",
+            "  a:\n  - |ame: x\n",
             "  a:\n    - name: a\n   - name: b\n",
         ] {
             assert!(scan_chunk(chunk).is_none(), "{chunk:?}");
