@@ -13,7 +13,8 @@ pub enum Error {
     Engine(#[from] crate::engine::EngineError),
     #[error(transparent)]
     Manifest(#[from] crate::manifest::ManifestError),
-    #[error(transparent)]
+    /// URLs in repository errors may carry `user:password@`: never printed.
+    #[error("{}", crate::repo::http::redact_credentials(&.0.to_string()))]
     Repo(#[from] crate::repo::RepoError),
     #[error(transparent)]
     Kube(#[from] crate::kube::KubeError),

@@ -243,5 +243,18 @@ fn read_entries(
         }
     }
     let top = top.ok_or_else(|| bad("the archive is empty".into()))?;
+    if !metadata_only {
+        // The tar reader stops at the end-of-archive blocks, before gzip's CRC trailer: read
+        // on to the end so a corrupted package is refused (found by the bad-input corpus).
+        // The padding after the last entry is small; more than a file's worth is refused.
+        let rest = std::io::copy(
+            &mut archive.into_inner().take(limits.max_file + 1),
+            &mut std::io::sink(),
+        )
+        .map_err(|e| bad(format!("corrupt gzip stream ({e})")))?;
+        if rest > limits.max_file {
+            return Err(bad("too much data after the end of the tar stream".into()));
+        }
+    }
     Ok((top, files))
 }

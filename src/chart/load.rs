@@ -194,7 +194,7 @@ fn utf8<'a>(file: &'a ChartFile, origin: &ChartOrigin) -> Result<&'a str, ChartE
 }
 
 /// Parse and validate Chart.yaml text. `file` names it in errors.
-pub(crate) fn parse_chart_yaml(text: &str, file: &str) -> Result<ChartMetadata, ChartError> {
+pub fn parse_chart_yaml(text: &str, file: &str) -> Result<ChartMetadata, ChartError> {
     if text.trim().is_empty() {
         return Err(ChartError::Content {
             file: file.to_string(),

@@ -11,7 +11,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use archive::{load_archive_with_limits, read_archive_metadata, Limits};
-pub use load::{load, load_archive, load_dir};
+pub use load::{load, load_archive, load_dir, parse_chart_yaml};
 pub use metadata::{check_name, ChartMetadata, Dependency, Maintainer};
 pub use package::{package, package_bytes};
 use thiserror::Error;

@@ -7,6 +7,7 @@ use clap::ValueEnum;
 
 use crate::action::repo as act;
 use crate::repo::config::{Paths, RepoEntry};
+use crate::repo::http;
 use crate::repo::indexgen::IndexOptions;
 use crate::repo::ResolveOptions;
 
@@ -295,7 +296,7 @@ pub fn run_repo(cmd: RepoCommand) -> crate::Result<()> {
                     }
                     let rows: Vec<Vec<String>> = repos
                         .iter()
-                        .map(|r| vec![r.name.clone(), r.url.clone()])
+                        .map(|r| vec![r.name.clone(), http::redact_credentials(&r.url)])
                         .collect();
                     print!("{}", table(&["NAME", "URL"], &rows));
                 }
@@ -303,7 +304,9 @@ pub fn run_repo(cmd: RepoCommand) -> crate::Result<()> {
                     // Never print credentials.
                     let public: Vec<_> = repos
                         .iter()
-                        .map(|r| serde_json::json!({"name": r.name, "url": r.url}))
+                        .map(|r| {
+                            serde_json::json!({"name": r.name, "url": http::redact_credentials(&r.url)})
+                        })
                         .collect();
                     print_structured(&public, o);
                 }

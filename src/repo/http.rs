@@ -82,6 +82,16 @@ pub fn install_crypto_provider() {
     });
 }
 
+/// Replaces the password of every `scheme://user:password@host` in `text` with `***`, so a
+/// URL typed with credentials in it is never echoed back in errors or listings.
+pub fn redact_credentials(text: &str) -> String {
+    static USERINFO: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*):[^/?#@\s]*@")
+            .expect("a valid pattern")
+    });
+    USERINFO.replace_all(text, "$1:***@").into_owned()
+}
+
 pub fn parse_url(url: &str) -> Result<Url> {
     let u = Url::parse(url).map_err(|e| RepoError::Http {
         url: url.to_string(),
@@ -348,6 +358,16 @@ pub fn index_url(repo_url: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact_credentials("GET https://ci:s3cr:et@h:8080/x failed; see http://h/y"),
+            "GET https://ci:***@h:8080/x failed; see http://h/y"
+        );
+        assert_eq!(redact_credentials("http://tok@h/a"), "http://tok@h/a");
+        assert_eq!(redact_credentials("no url: a:b@c"), "no url: a:b@c");
+    }
 
     #[test]
     fn urls_resolve_like_helm() {

@@ -267,6 +267,7 @@ fn split_entries(text: &str) -> Option<(String, Vec<&str>)> {
     let mut header = String::new();
     let mut chunks = Vec::new();
     let mut in_entries = false;
+    let mut seen_entries = false;
     let mut key_indent: Option<usize> = None;
     let mut chunk_start: Option<usize> = None;
     let mut offset = 0;
@@ -297,6 +298,11 @@ fn split_entries(text: &str) -> Option<(String, Vec<&str>)> {
                 return None;
             }
             if body.trim_end() == "entries:" {
+                // A second `entries` key is serde_yaml's to refuse (found by fuzzing).
+                if seen_entries {
+                    return None;
+                }
+                seen_entries = true;
                 in_entries = true;
                 continue;
             }
@@ -399,7 +405,12 @@ fn parse_chunked(text: &str, light: bool) -> Option<RawIndex<Result<IndexEntry, 
     let mut entries = BTreeMap::new();
     for r in results {
         for m in r? {
-            entries.extend(m);
+            for (name, versions) in m {
+                // A chart listed twice: serde_yaml reports the duplicate key.
+                if entries.insert(name, versions).is_some() {
+                    return None;
+                }
+            }
         }
     }
     Some(RawIndex {

@@ -88,10 +88,6 @@ pub fn check_metadata(md: &ChartMetadata) -> std::result::Result<(), String> {
 /// Extracts a package into `dest` (which must not exist): into a temp folder beside it,
 /// then one rename, so a failed extraction leaves nothing behind.
 pub fn extract(bytes: &[u8], origin: &str, dest: &Path) -> Result<()> {
-    let bad = |msg: String| RepoError::Package {
-        origin: origin.to_string(),
-        msg,
-    };
     if dest.exists() {
         return Err(RepoError::Invalid(format!(
             "{} already exists; remove it or pick another --destination",
@@ -99,6 +95,28 @@ pub fn extract(bytes: &[u8], origin: &str, dest: &Path) -> Result<()> {
         )));
     }
     let parent = dest.parent().unwrap_or(Path::new("."));
+    // Folders this call creates are removed again if extraction fails: a failed pull
+    // leaves nothing behind, not even an empty --destination (found by the corpus).
+    let mut created = Vec::new();
+    let mut p = Some(parent);
+    while let Some(d) = p.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        created.push(d.to_path_buf());
+        p = d.parent();
+    }
+    let result = extract_new(bytes, origin, parent, dest);
+    if result.is_err() {
+        for d in &created {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+    result
+}
+
+fn extract_new(bytes: &[u8], origin: &str, parent: &Path, dest: &Path) -> Result<()> {
+    let bad = |msg: String| RepoError::Package {
+        origin: origin.to_string(),
+        msg,
+    };
     std::fs::create_dir_all(parent)
         .map_err(|e| RepoError::io(format!("creating {}", parent.display()), e))?;
     let tmp = tempfile::Builder::new()
@@ -164,6 +182,12 @@ pub fn extract(bytes: &[u8], origin: &str, dest: &Path) -> Result<()> {
     if top.is_none() {
         return Err(bad("empty archive".into()));
     }
+    // Read on to gzip's CRC trailer, which the tar reader stops short of.
+    std::io::copy(
+        &mut ar.into_inner().take(MAX_EXTRACTED),
+        &mut std::io::sink(),
+    )
+    .map_err(|e| bad(format!("corrupt gzip stream: {e}")))?;
     let kept = tmp.keep();
     std::fs::rename(&kept, dest).map_err(|e| {
         let _ = std::fs::remove_dir_all(&kept);

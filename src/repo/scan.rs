@@ -67,8 +67,46 @@ fn scalar(raw: &str) -> Option<Option<String>> {
     Some(Some(v.to_string()))
 }
 
+/// An inline value of a skipped field: nothing, an empty collection, or a sure scalar.
+fn skippable(rest: &str) -> bool {
+    matches!(rest.trim(), "" | "{}" | "[]") || scalar(rest).is_some()
+}
+
+/// YAML's printable set (what a YAML stream may contain).
+fn yaml_printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
+        || c >= '\u{10000}'
+}
+
+/// `|`, `>` and their chomping forms: a block scalar follows on deeper lines.
+fn is_block(rest: &str) -> bool {
+    matches!(rest.trim(), "|" | "|-" | "|+" | ">" | ">-" | ">+")
+}
+
+/// A line inside a skipped field: `- item`, `key: value` or `- key: value`, each part sure.
+/// `Some(true)` when it opens a block scalar, `None` when this reader is not sure.
+fn skippable_line(line: &str) -> Option<bool> {
+    let t = line.strip_prefix("- ").unwrap_or(line);
+    match t.split_once(':') {
+        Some((k, v)) if v.is_empty() || v.starts_with(' ') => {
+            scalar(k)??;
+            if is_block(v) {
+                Some(true)
+            } else {
+                skippable(v).then_some(false)
+            }
+        }
+        _ => skippable(t).then_some(false),
+    }
+}
+
 /// Parses one chart's slice (`  NAME:` followed by its list of versions).
 pub fn scan_chunk(chunk: &str) -> Option<Entries> {
+    // Characters YAML does not allow are serde_yaml's to report (the fuzzer found the fast
+    // path accepting a control character).
+    if !chunk.chars().all(yaml_printable) {
+        return None;
+    }
     let mut lines = chunk.lines().filter(|l| {
         let t = l.trim_start();
         !t.is_empty() && !t.starts_with('#')
@@ -157,8 +195,26 @@ pub fn scan_chunk(chunk: &str) -> Option<Entries> {
                 }
                 "keywords" => e.keywords = list(nested)?,
                 "urls" => e.urls = list(nested)?,
-                // Fields the cache does not keep: skipped whatever their shape.
-                _ => {}
+                // Fields the cache does not keep are skipped, but only when they are
+                // shapes this reader is sure are valid YAML: otherwise serde_yaml decides,
+                // so the fast path never accepts an index the full parser refuses (the
+                // `repo_index` fuzz target found `x: a b: c` being skipped here).
+                _ => {
+                    // The key too must be a plain scalar (`|ame: x` is not; fuzzing found it).
+                    scalar(k)??;
+                    // Lines deeper than a `key: |` line are block scalar text: not checked.
+                    let mut block_above = match skippable(rest) {
+                        true => None,
+                        false if is_block(rest) => Some(field_indent),
+                        false => return None,
+                    };
+                    for (l, &ind) in nested.iter().zip(&field_ind[start..j]) {
+                        if block_above.is_some_and(|b| ind > b) {
+                            continue;
+                        }
+                        block_above = skippable_line(l)?.then_some(ind);
+                    }
+                }
             }
         }
         entries.push(Ok(e));
@@ -204,6 +260,11 @@ mod tests {
             "  a:\n  - description: \"\\u00e9\"\n",
             "  a:\n  - deprecated: yes\n",
             "  a:\n  - name: &x a\n",
+            // Skipped fields must still be valid YAML (found by the repo_index fuzz target).
+            "  a:\n  - nam version: 0800 0sion: 08000\n",
+            "  a:\n  - maintainers:\n    - name: a: b\n",
+            "  a:\n  - name: a\u{1}b\n",
+            "  a:\n  - |ame: x\n",
             "  a:\n    - name: a\n   - name: b\n",
         ] {
             assert!(scan_chunk(chunk).is_none(), "{chunk:?}");
