@@ -79,6 +79,22 @@ fn chart(dir: &Path) {
     )
     .unwrap();
     std::fs::write(dir.join("templates/NOTES.txt"), "Hi {{ release.name }}\n").unwrap();
+    // A hook and a lifecycle step, so the records carry `hooks` and `lifecycle` too.
+    std::fs::write(
+        dir.join("templates/hook.yaml"),
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {{ release.name }}-hello\n  annotations:\n    stackpkg.io/hook: post-install\n    stackpkg.io/hook-weight: \"1\"\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: hello\n          image: busybox:1.36\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("templates/db.yaml"),
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: {{ release.name }}-db\nspec:\n  replicas: 1\n  serviceName: {{ release.name }}-db\n  selector:\n    matchLabels: {app: {{ release.name }}-db}\n  template:\n    metadata:\n      labels: {app: {{ release.name }}-db}\n    spec:\n      containers:\n        - name: db\n          image: busybox:1.36\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("lifecycle.yaml"),
+        "steps:\n  - name: flush\n    on: [pre-delete]\n    target: {kind: StatefulSet, name: \"{{ release.name }}-db\"}\n    exec: {container: db, command: [sync], timeout: 30s}\n",
+    )
+    .unwrap();
 }
 
 #[test]
@@ -93,7 +109,7 @@ fn real_records_validate_and_garbage_is_refused() {
     for args in [
         &["install", "web", c, "-n", "team", "--create-namespace"][..],
         &["upgrade", "web", c, "-n", "team", "--set", "greeting=hey"],
-        &["install", "gone", c, "-n", "team"],
+        &["install", "gone", c, "-n", "team", "--wait"],
         &["uninstall", "gone", "-n", "team", "--keep-history"],
     ] {
         let out = stackpkg(&kc, args);
@@ -123,6 +139,15 @@ fn real_records_validate_and_garbage_is_refused() {
             .iter()
             .any(|r| r["kind"] == "ConfigMap" && r["namespace"] == "team"));
     }
+    // The hook ran and the step drained the one pod before uninstall: both are recorded.
+    let gone = heads
+        .iter()
+        .map(decode)
+        .find(|r| r["name"] == "gone")
+        .unwrap();
+    assert_eq!(gone["hooks"][0]["lastRun"]["status"], "succeeded", "{gone:#}");
+    assert_eq!(gone["lifecycle"]["steps"][0]["name"], "flush", "{gone:#}");
+    assert_eq!(gone["lifecycle"]["runs"][0]["pod"], "gone-db-0", "{gone:#}");
     seen.sort();
     assert_eq!(
         seen,
