@@ -357,6 +357,19 @@ fn write_opts(q: &Query, headers: &HeaderMap, sub: Option<&str>) -> Result<Write
     })
 }
 
+/// `application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1` (first choice), as
+/// kube-rs `list_metadata` and client-go's metadata client send it.
+fn wants_metadata(accept: &str) -> bool {
+    accept.split(',').next().is_some_and(|first| {
+        first.split(';').any(|p| {
+            matches!(
+                p.trim(),
+                "as=PartialObjectMetadataList" | "as=PartialObjectMetadata"
+            )
+        })
+    })
+}
+
 fn wants_table(accept: &str) -> bool {
     accept
         .split(',')
@@ -466,33 +479,67 @@ async fn resource(
                 None => None,
             }
             .filter(|l| *l > 0);
-            let st = shared.store.lock().expect("store lock");
-            let all = st.list(&rt, t.ns.as_deref(), &labels, &fields);
-            let rv_now = st.rv;
-            drop(st);
-            let start = match q.get("continue").filter(|c| !c.is_empty()) {
-                Some(c) => decode_continue(c)?,
-                None => 0,
+            let after = match q.get("continue").filter(|c| !c.is_empty()) {
+                Some(c) => Some(decode_continue(c)?),
+                None => None,
             };
-            let end = limit.map_or(all.len(), |l| (start + l).min(all.len()));
-            let page: Vec<Value> = all
-                .get(start.min(all.len())..end)
-                .unwrap_or_default()
-                .to_vec();
-            let rv = rv_now.to_string();
-            let cont = (end < all.len()).then(|| encode_continue(end, rv_now));
+            // Built and serialised under the lock from borrowed objects: no copy of the
+            // store, and only this page is visited past the continue key.
+            let st = shared.store.lock().expect("store lock");
+            let (page, remaining) = st.list_page(
+                &rt,
+                t.ns.as_deref(),
+                &labels,
+                &fields,
+                after.as_ref().map(|(n, name)| (n.as_str(), name.as_str())),
+                limit,
+            );
+            let rv = st.rv.to_string();
+            let cont = match page.last() {
+                Some(last) if remaining > 0 => Some(encode_continue(
+                    last["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    last["metadata"]["name"].as_str().unwrap_or_default(),
+                    st.rv,
+                )),
+                _ => None,
+            };
             if wants_table(accept) {
+                let page: Vec<Value> = page.into_iter().cloned().collect();
+                drop(st);
                 return Ok(json_response(200, &table(&page, &rv, cont.as_deref())));
             }
             let mut md = json!({"resourceVersion": rv});
             if let Some(c) = &cont {
                 md["continue"] = json!(c);
-                md["remainingItemCount"] = json!(all.len() - end);
+                md["remainingItemCount"] = json!(remaining);
             }
-            Ok(json_response(
-                200,
-                &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": md, "items": page}),
-            ))
+            let meta_only = wants_metadata(accept);
+            let api_version = rt.api_version();
+            let (kind, list_version) = if meta_only {
+                ("PartialObjectMetadataList".to_string(), META_V1.to_string())
+            } else {
+                (format!("{}List", rt.kind), api_version.clone())
+            };
+            let body = ListBody {
+                kind,
+                api_version: list_version,
+                metadata: md,
+                items: page
+                    .into_iter()
+                    .map(|obj| Item {
+                        obj,
+                        api_version: &api_version,
+                        meta_only,
+                    })
+                    .collect(),
+            };
+            let bytes = serde_json::to_vec(&body).unwrap_or_default();
+            drop(st);
+            Ok(Response::builder()
+                .status(200)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(bytes))
+                .expect("static response parts"))
         }
         (Method::GET, Some(name)) => {
             if sub.as_deref() == Some("exec") {
@@ -510,6 +557,10 @@ async fn resource(
             match sub.as_deref() {
                 Some("scale") => Ok(json_response(200, &scale_of(&rt, &o))),
                 Some("log") => pod_log(shared, &o, &name, q),
+                _ if wants_metadata(accept) => Ok(json_response(
+                    200,
+                    &json!({"kind": "PartialObjectMetadata", "apiVersion": META_V1, "metadata": o["metadata"]}),
+                )),
                 _ if wants_table(accept) => {
                     let rv = o["metadata"]["resourceVersion"]
                         .as_str()
@@ -527,7 +578,7 @@ async fn resource(
             let mut st = shared.store.lock().expect("store lock");
             let created = st.create(&rt, &ns, obj, &o)?;
             drop(st);
-            shared.notify.notify_one();
+            wake_controllers(shared, &rt, &created);
             Ok(json_response(201, &created))
         }
         (Method::POST, Some(name)) if sub.as_deref() == Some("eviction") => {
@@ -564,7 +615,7 @@ async fn resource(
                 st.update(&rt, &ns, &name, obj, &o)?
             };
             drop(st);
-            shared.notify.notify_one();
+            wake_controllers(shared, &rt, &out);
             Ok(json_response(200, &out))
         }
         (Method::PATCH, Some(name)) => {
@@ -573,7 +624,7 @@ async fn resource(
                 let mut st = shared.store.lock().expect("store lock");
                 patch_object(&mut st, &rt, &ns, &name, sub.as_deref(), &headers, &body, q)?
             };
-            shared.notify.notify_one();
+            wake_controllers(shared, &rt, &out);
             Ok(json_response(code, &out))
         }
         (Method::DELETE, Some(name)) => {
@@ -654,19 +705,81 @@ async fn resource(
     }
 }
 
-fn encode_continue(offset: usize, rv: u64) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(format!("{{\"o\":{offset},\"rv\":{rv}}}"))
+/// The continue token names the last key served, as the real server's does: the next page
+/// starts after it, so objects created or deleted between pages shift nothing.
+/// Wakes the controllers after a write, unless it cannot concern them: each pass walks the
+/// whole store, so thousands of Secret/ConfigMap writes (release records) would otherwise
+/// cost a pass each. Owned, finalized or terminating objects still wake the garbage
+/// collector, and deletes always wake them.
+fn wake_controllers(shared: &Shared, rt: &ResourceType, written: &Value) {
+    let inert_kind = rt.group.is_empty() && matches!(rt.plural.as_str(), "secrets" | "configmaps");
+    let md = &written["metadata"];
+    let gc_relevant = md["ownerReferences"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty())
+        || md["finalizers"].as_array().is_some_and(|a| !a.is_empty())
+        || !md["deletionTimestamp"].is_null();
+    if !inert_kind || gc_relevant {
+        shared.notify.notify_one();
+    }
 }
 
-fn decode_continue(c: &str) -> Result<usize, ApiError> {
+fn encode_continue(ns: &str, name: &str, rv: u64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .encode(json!({"ns": ns, "name": name, "rv": rv}).to_string())
+}
+
+fn decode_continue(c: &str) -> Result<(String, String), ApiError> {
     use base64::Engine;
     let bad = || ApiError::bad_request(format!("invalid continue token {c:?}"));
     let raw = base64::engine::general_purpose::STANDARD
         .decode(c)
         .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
-    v["o"].as_u64().map(|o| o as usize).ok_or_else(bad)
+    match (v["ns"].as_str(), v["name"].as_str()) {
+        (Some(ns), Some(name)) => Ok((ns.to_string(), name.to_string())),
+        _ => Err(bad()),
+    }
+}
+
+const META_V1: &str = "meta.k8s.io/v1";
+
+/// A list answer serialised straight from borrowed store objects.
+#[derive(serde::Serialize)]
+struct ListBody<'a> {
+    kind: String,
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    metadata: Value,
+    items: Vec<Item<'a>>,
+}
+
+/// One list item: the stored object seen through the request's version, or only its
+/// metadata as a `PartialObjectMetadata` (what the real server sends for
+/// `as=PartialObjectMetadataList`).
+struct Item<'a> {
+    obj: &'a Value,
+    api_version: &'a str,
+    meta_only: bool,
+}
+
+impl serde::Serialize for Item<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        if self.meta_only {
+            m.serialize_entry("kind", "PartialObjectMetadata")?;
+            m.serialize_entry("apiVersion", META_V1)?;
+            m.serialize_entry("metadata", &self.obj["metadata"])?;
+        } else if let Some(fields) = self.obj.as_object() {
+            m.serialize_entry("apiVersion", self.api_version)?;
+            for (k, v) in fields.iter().filter(|(k, _)| *k != "apiVersion") {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -88,9 +88,16 @@ fn rt(st: &Store, group: &str, plural: &str) -> ResourceType {
 }
 
 fn of_kind(st: &Store, group: &str, plural: &str) -> Vec<(ObjKey, Value)> {
+    // Keys start with (group, plural): walk that range only, not the whole store.
+    let from = (
+        group.to_string(),
+        plural.to_string(),
+        String::new(),
+        String::new(),
+    );
     st.objects
-        .iter()
-        .filter(|(k, _)| k.0 == group && k.1 == plural)
+        .range(from..)
+        .take_while(|(k, _)| k.0 == group && k.1 == plural)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

@@ -587,6 +587,44 @@ impl Store {
             .collect()
     }
 
+    /// One page of a list, borrowed in key order (namespace, name): the matching objects
+    /// after `after` (the last key of the previous page), at most `limit`, and how many
+    /// more match. Walks only `rt`'s (and `ns`'s) key range and clones nothing.
+    pub fn list_page<'a>(
+        &'a self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        labels: &LabelSelector,
+        fields: &FieldSelector,
+        after: Option<(&str, &str)>,
+        limit: Option<usize>,
+    ) -> (Vec<&'a Value>, usize) {
+        use std::ops::Bound;
+        let at = |n: &str, name: &str| {
+            (
+                rt.group.clone(),
+                rt.plural.clone(),
+                n.to_string(),
+                name.to_string(),
+            )
+        };
+        let start = match after {
+            Some((n, name)) => Bound::Excluded(at(n, name)),
+            None => Bound::Included(at(ns.unwrap_or(""), "")),
+        };
+        let mut matching = self
+            .objects
+            .range((start, Bound::Unbounded))
+            .take_while(|(k, _)| k.0 == rt.group && k.1 == rt.plural && ns.is_none_or(|n| k.2 == n))
+            .map(|(_, o)| o)
+            .filter(|o| labels.matches(&o["metadata"]["labels"]) && fields.matches(o));
+        let page: Vec<&Value> = match limit {
+            Some(l) => matching.by_ref().take(l).collect(),
+            None => matching.by_ref().collect(),
+        };
+        (page, matching.count())
+    }
+
     /// Objects whose ownerReferences name `uid`.
     pub fn dependents(&self, uid: &str) -> Vec<ObjKey> {
         self.objects

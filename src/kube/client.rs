@@ -330,6 +330,52 @@ impl Cluster for KubeCluster {
         super::exec::proxy_get(&self.client, namespace, pod, port, path).await
     }
 
+    async fn list_metadata(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        label_selector: &str,
+    ) -> Result<Vec<Value>, KubeError> {
+        let object = match namespace {
+            Some(ns) => format!("{kind} list in namespace {ns}"),
+            None => format!("{kind} list in all namespaces"),
+        };
+        let (ar, namespaced) = self.api_resource(api_version, kind, &object).await?;
+        let api: Api<DynamicObject> = match (namespaced, namespace) {
+            (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &ar),
+            _ => Api::all_with(self.client.clone(), &ar),
+        };
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            // No limit: metadata is small, so one request answers (a server that pages
+            // anyway is followed through its continue tokens).
+            let mut lp = ListParams::default().labels(label_selector);
+            if let Some(t) = &token {
+                lp = lp.continue_token(t);
+            }
+            let page = retry::run(&self.retry, &object, || api.list_metadata(&lp)).await?;
+            token = page.metadata.continue_.clone().filter(|t| !t.is_empty());
+            for item in page.items {
+                // Items say `PartialObjectMetadata`; callers want the listed kind.
+                let metadata =
+                    serde_json::to_value(&item.metadata).map_err(|e| KubeError::Failed {
+                        object: object.clone(),
+                        reason: format!("cannot read the server's answer: {e}"),
+                    })?;
+                out.push(serde_json::json!({
+                    "apiVersion": ar.api_version,
+                    "kind": ar.kind,
+                    "metadata": metadata,
+                }));
+            }
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
     async fn delete(&self, r: &ObjectRef) -> Result<bool, KubeError> {
         self.delete_with(r, DeleteParams::background()).await
     }

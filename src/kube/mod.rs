@@ -230,6 +230,33 @@ pub trait Cluster: Send + Sync {
         Err(unsupported(namespace, pod, "proxy"))
     }
 
+    /// Like `list`, but only each object's metadata, as
+    /// `{"apiVersion", "kind", "metadata"}` with the kind of the listed objects: no bodies
+    /// cross the wire (the API server's `PartialObjectMetadataList`), and one request,
+    /// unpaged, as Helm lists its release Secrets. The default trims a full `list`, for
+    /// implementations without a cheaper way.
+    async fn list_metadata(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        label_selector: &str,
+    ) -> Result<Vec<Value>, KubeError> {
+        let full = self
+            .list(api_version, kind, namespace, label_selector)
+            .await?;
+        Ok(full
+            .into_iter()
+            .map(|mut o| {
+                serde_json::json!({
+                    "apiVersion": api_version,
+                    "kind": kind,
+                    "metadata": o["metadata"].take(),
+                })
+            })
+            .collect())
+    }
+
     /// Polls the object until it is ready (see `ready::readiness`) or the deadline passes.
     async fn wait(&self, r: &ObjectRef, timeout: Duration) -> Result<(), KubeError> {
         let start = Instant::now();

@@ -373,11 +373,15 @@ impl Driver for KubeDriver {
         self.heads(namespace, &format!("owner={OWNER}")).await
     }
 
-    /// One list call; the latest revision of each release is chosen by its labels, and only
-    /// records whose head lacks the summary annotations are decoded.
+    /// One metadata-only list call (no record body crosses the wire); the latest revision
+    /// of each release is chosen by its labels, and only records whose head lacks the
+    /// summary annotations are fetched and decoded.
     async fn latest(&self, namespace: Option<&str>) -> Result<Vec<Summary>, ReleaseError> {
+        // Chunks carry another owner label; metadata has no `type`, so a head is also
+        // recognised by its name matching its labels (anything else is not a record head).
         let objs = self
-            .head_objects(namespace, &format!("owner={OWNER}"))
+            .cluster
+            .list_metadata("v1", self.layout.kind, namespace, &format!("owner={OWNER}"))
             .await?;
         let mut latest: BTreeMap<(&str, &str), (u64, &Value)> = BTreeMap::new();
         for o in &objs {
@@ -389,6 +393,9 @@ impl Driver for KubeDriver {
                 record: self.describe(o),
                 message,
             })?;
+            if meta_str(o, "name") != secret_name(name, rev) {
+                continue;
+            }
             let key = (meta_str(o, "namespace"), name);
             if latest.get(&key).is_none_or(|(r, _)| rev > *r) {
                 latest.insert(key, (rev, o));
@@ -398,7 +405,13 @@ impl Driver for KubeDriver {
         for (_, o) in latest.into_values() {
             match self.summary_of(o)? {
                 Some(s) => out.push(s),
-                None => out.push(Summary::of(&self.read(o).await?)),
+                None => {
+                    let r = self.object_ref(meta_str(o, "namespace"), meta_str(o, "name").into());
+                    // Gone since the list: the release was uninstalled meanwhile.
+                    if let Some(full) = self.cluster.get(&r).await? {
+                        out.push(Summary::of(&self.read(&full).await?));
+                    }
+                }
             }
         }
         Ok(out)
