@@ -342,10 +342,8 @@ impl Cluster for KubeCluster {
             None => format!("{kind} list in all namespaces"),
         };
         let (ar, namespaced) = self.api_resource(api_version, kind, &object).await?;
-        let api: Api<DynamicObject> = match (namespaced, namespace) {
-            (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &ar),
-            _ => Api::all_with(self.client.clone(), &ar),
-        };
+        let url =
+            <DynamicObject as ::kube::Resource>::url_path(&ar, namespace.filter(|_| namespaced));
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -355,21 +353,25 @@ impl Cluster for KubeCluster {
             if let Some(t) = &token {
                 lp = lp.continue_token(t);
             }
-            let page = retry::run(&self.retry, &object, || api.list_metadata(&lp)).await?;
-            token = page.metadata.continue_.clone().filter(|t| !t.is_empty());
-            for item in page.items {
-                // Items say `PartialObjectMetadata`; callers want the listed kind.
-                let metadata =
-                    serde_json::to_value(&item.metadata).map_err(|e| KubeError::Failed {
-                        object: object.clone(),
-                        reason: format!("cannot read the server's answer: {e}"),
-                    })?;
-                out.push(serde_json::json!({
+            let page: MetaList = retry::run(&self.retry, &object, || {
+                let req = ::kube::core::Request::new(&url).list_metadata(&lp);
+                let client = self.client.clone();
+                async move {
+                    let req = req.map_err(::kube::Error::BuildRequest)?;
+                    client.request::<MetaList>(req).await
+                }
+            })
+            .await?;
+            token = page.metadata.continue_.filter(|t| !t.is_empty());
+            // Items say `PartialObjectMetadata`; callers want the listed kind. Only the
+            // fields callers read are parsed (managedFields, the bulk, are skipped).
+            out.extend(page.items.into_iter().map(|item| {
+                serde_json::json!({
                     "apiVersion": ar.api_version,
                     "kind": ar.kind,
-                    "metadata": metadata,
-                }));
-            }
+                    "metadata": item.metadata,
+                })
+            }));
             if token.is_none() {
                 return Ok(out);
             }
@@ -405,4 +407,40 @@ impl KubeCluster {
             Err(e) => Err(e),
         }
     }
+}
+
+/// A `PartialObjectMetadataList`, reduced to what `list_metadata` callers read.
+#[derive(serde::Deserialize)]
+struct MetaList {
+    #[serde(default)]
+    metadata: ListMeta,
+    #[serde(default)]
+    items: Vec<MetaItem>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ListMeta {
+    #[serde(default, rename = "continue")]
+    continue_: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct MetaItem {
+    metadata: ItemMeta,
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemMeta {
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resource_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    creation_timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    labels: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    annotations: std::collections::BTreeMap<String, String>,
 }
