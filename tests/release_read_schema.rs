@@ -145,7 +145,10 @@ fn real_records_validate_and_garbage_is_refused() {
         .map(decode)
         .find(|r| r["name"] == "gone")
         .unwrap();
-    assert_eq!(gone["hooks"][0]["lastRun"]["status"], "succeeded", "{gone:#}");
+    assert_eq!(
+        gone["hooks"][0]["lastRun"]["status"], "succeeded",
+        "{gone:#}"
+    );
     assert_eq!(gone["lifecycle"]["steps"][0]["name"], "flush", "{gone:#}");
     assert_eq!(gone["lifecycle"]["runs"][0]["pod"], "gone-db-0", "{gone:#}");
     seen.sort();
