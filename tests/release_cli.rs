@@ -438,3 +438,61 @@ fn install_and_upgrade_from_package_and_repository() {
         "hey"
     );
 }
+
+#[test]
+fn quiet_prints_only_errors_and_plain_lines_when_not_a_tty() {
+    let sim = BlockingSimulator::start(Config::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let c = dir.path().join("app");
+    chart(&c);
+    let c = c.to_str().unwrap();
+
+    // stderr is a pipe here: the plain lines, one per event, as before the live view.
+    let out = stackpkg(&kc, &["install", "loud", c, "-n", "default", "--wait"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "applied ConfigMap default/loud-cm\nready ConfigMap default/loud-cm\n"
+    );
+
+    let out = stackpkg(
+        &kc,
+        &["install", "hush", c, "-n", "default", "--wait", "--quiet"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    assert!(text(&out.stdout).contains("NAME: hush\n"));
+
+    let out = stackpkg(
+        &kc,
+        &[
+            "upgrade",
+            "hush",
+            c,
+            "-n",
+            "default",
+            "-q",
+            "--set",
+            "greeting=hey",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    let out = stackpkg(&kc, &["rollback", "hush", "1", "-n", "default", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    let out = stackpkg(&kc, &["uninstall", "hush", "-n", "default", "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(text(&out.stdout), "release \"hush\" uninstalled\n");
+
+    // Errors still reach stderr, with exit code 1.
+    let out = stackpkg(&kc, &["uninstall", "hush", "-n", "default", "--quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "Error: release hush not found in namespace default\n"
+    );
+}

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use crate::action::lifecycle as act;
 use crate::cli::inspect::{print_data, DataOutput, Output};
-use crate::cli::release::{block_on, connect, parse_duration, progress, KubeArgs};
+use crate::cli::progress::View;
+use crate::cli::release::{block_on, connect, parse_duration, KubeArgs};
 use crate::cli::template::parse_release_name;
 use crate::lifecycle::Event;
 use crate::release::lock::LockOptions;
@@ -65,6 +66,9 @@ pub struct RunArgs {
     /// A lock left by a command that died expires this long after its last renewal
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub lock_timeout: Duration,
+    /// Print nothing on stderr but errors (no progress lines or live view)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,6 +88,9 @@ pub struct TestArgs {
     /// A lock left by a command that died expires this long after its last renewal
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub lock_timeout: Duration,
+    /// Print nothing on stderr but errors (no progress lines or live view)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 pub fn run(cmd: LifecycleCommand) -> Result<()> {
@@ -122,7 +129,10 @@ pub fn run(cmd: LifecycleCommand) -> Result<()> {
                 timeout: a.timeout,
                 lock: LockOptions::new(a.lock_timeout),
             };
-            let runs = act::run_step(&cluster, driver.as_ref(), &req, &progress).await?;
+            let view = View::new(a.quiet, false);
+            let runs =
+                act::run_step(&cluster, driver.as_ref(), &req, &|l: &str| view.line(l)).await?;
+            drop(view);
             for r in &runs {
                 println!("{} {}: {}", r.step, r.pod, r.status);
             }
@@ -144,7 +154,10 @@ pub fn test(a: TestArgs) -> Result<()> {
             logs: a.logs,
             lock: LockOptions::new(a.lock_timeout),
         };
-        let (results, err) = act::test(&cluster, driver.as_ref(), &req, &progress).await?;
+        let view = View::new(a.quiet, false);
+        let (results, err) =
+            act::test(&cluster, driver.as_ref(), &req, &|l: &str| view.line(l)).await?;
+        drop(view);
         println!("NAME: {}\nNAMESPACE: {}", a.name, req.namespace);
         if results.is_empty() {
             println!("TEST SUITE: None");

@@ -11,6 +11,7 @@ mod dep;
 mod inspect;
 mod lifecycle;
 mod lint;
+mod progress;
 mod release;
 mod repo;
 mod template;

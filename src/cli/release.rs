@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::action::revision::{DryRun, DEFAULT_MAX_HISTORY};
 use crate::action::upgrade::ValuesMode;
 use crate::action::{install, rollback, uninstall, upgrade};
+use crate::cli::progress::View;
 use crate::cli::template::{parse_release_name, ValuesArgs};
 use crate::kube::{Cluster, ConnectOptions, KubeCluster};
 use crate::release::lock::LockOptions;
@@ -92,6 +93,9 @@ pub struct ApplyArgs {
     /// A lock left by a command that died expires this long after its last renewal
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub lock_timeout: Duration,
+    /// Print nothing on stderr but errors (no progress lines or live view)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 /// What install and upgrade take besides `ApplyArgs`: the chart, values and ownership.
@@ -239,6 +243,9 @@ pub struct UninstallArgs {
     /// A lock left by a command that died expires this long after its last renewal
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub lock_timeout: Duration,
+    /// Print nothing on stderr but errors (no progress lines or live view)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 pub(crate) fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
@@ -264,10 +271,6 @@ pub(crate) async fn connect(k: &KubeArgs) -> Result<(Arc<dyn Cluster>, Box<dyn D
         Storage::Memory => Box::new(MemoryDriver::new()),
     };
     Ok((cluster, driver))
-}
-
-pub(crate) fn progress(line: &str) {
-    eprintln!("{line}");
 }
 
 pub(crate) fn summary(r: &Release) -> String {
@@ -366,7 +369,9 @@ pub fn install(a: InstallArgs) -> Result<()> {
             lock: LockOptions::new(ap.lock_timeout),
             no_hooks: ap.no_hooks,
         };
-        let r = install::install(&cluster, driver.as_ref(), &req, &progress).await?;
+        let view = View::new(ap.quiet, ap.wait);
+        let r = install::install(&cluster, driver.as_ref(), &req, &|l: &str| view.line(l)).await?;
+        drop(view);
         print_applied(&r, ap.dry_run.is_some());
         Ok(())
     })?
@@ -407,7 +412,9 @@ pub fn upgrade(a: UpgradeArgs) -> Result<()> {
             lock: LockOptions::new(ap.lock_timeout),
             no_hooks: ap.no_hooks,
         };
-        let r = upgrade::upgrade(&cluster, driver.as_ref(), &req, &progress).await?;
+        let view = View::new(ap.quiet, ap.wait);
+        let r = upgrade::upgrade(&cluster, driver.as_ref(), &req, &|l: &str| view.line(l)).await?;
+        drop(view);
         print_applied(&r, ap.dry_run.is_some());
         Ok(())
     })?
@@ -430,7 +437,10 @@ pub fn rollback(a: RollbackArgs) -> Result<()> {
             lock: LockOptions::new(ap.lock_timeout),
             no_hooks: ap.no_hooks,
         };
-        let r = rollback::rollback(&cluster, driver.as_ref(), &req, &progress).await?;
+        let view = View::new(ap.quiet, ap.wait);
+        let r =
+            rollback::rollback(&cluster, driver.as_ref(), &req, &|l: &str| view.line(l)).await?;
+        drop(view);
         print_applied(&r, ap.dry_run.is_some());
         Ok(())
     })?
@@ -450,7 +460,11 @@ pub fn uninstall(a: UninstallArgs) -> Result<()> {
             no_hooks: a.no_hooks,
             dry_run: a.dry_run,
         };
-        let r = uninstall::uninstall(&cluster, driver.as_ref(), &req, &progress).await?;
+        // Deletions are counted, not waited for: nothing to name as slowest.
+        let view = View::new(a.quiet, false);
+        let r =
+            uninstall::uninstall(&cluster, driver.as_ref(), &req, &|l: &str| view.line(l)).await?;
+        drop(view);
         if a.dry_run {
             print!("{}", summary(&r));
             print_plans(&r);
