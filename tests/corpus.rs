@@ -327,7 +327,11 @@ fn check(case: &Case) -> Vec<String> {
             String::new()
         }
     };
-    if case.lint && !error_lines.first().is_some_and(|l| l.contains("lint failed")) {
+    if case.lint
+        && !error_lines
+            .first()
+            .is_some_and(|l| l.contains("lint failed"))
+    {
         bad.push("no `lint failed` error line".into());
     }
     match error_lines.as_slice() {
