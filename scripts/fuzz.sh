@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
 shift || true
-all=(set_parser values_merge chart_yaml repo_index chart_archive release_record)
+all=(set_parser values_merge chart_yaml repo_index chart_archive release_record lifecycle_yaml)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 

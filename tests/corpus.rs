@@ -45,6 +45,11 @@ struct Case {
     serve: Option<BTreeMap<String, Reply>>,
     #[serde(default)]
     stdin: Option<String>,
+    /// `lint` reports its findings as `[ERROR] ...` lines on stdout and ends with one
+    /// `Error: lint failed` line: then exactly one finding must be an error and it must
+    /// hold every `expect` string.
+    #[serde(default)]
+    lint: bool,
 }
 
 fn exit_one() -> i32 {
@@ -309,6 +314,26 @@ fn check(case: &Case) -> Vec<String> {
     } else {
         error_lines.first().copied().unwrap_or("").to_string()
     };
+    let lint_errors: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("[ERROR] "))
+        .collect();
+    let error_text = match (case.lint, lint_errors.as_slice()) {
+        (false, _) => error_text,
+        (true, [one]) => one.to_string(),
+        (true, many) => {
+            bad.push(format!("{} lint errors, want 1", many.len()));
+            String::new()
+        }
+    };
+    if case.lint
+        && !error_lines
+            .first()
+            .is_some_and(|l| l.contains("lint failed"))
+    {
+        bad.push("no `lint failed` error line".into());
+    }
     match error_lines.as_slice() {
         [_] => {
             for want in &case.expect {
@@ -320,7 +345,7 @@ fn check(case: &Case) -> Vec<String> {
         }
         _ => bad.push(format!("{} error lines", error_lines.len())),
     }
-    if case.exit == 1 && !r.stdout.is_empty() {
+    if case.exit == 1 && !case.lint && !r.stdout.is_empty() {
         bad.push(format!("wrote to stdout: {:?}", short(&r.stdout)));
     }
     for secret in &case.absent {
@@ -371,6 +396,7 @@ fn corpus_is_large_and_covers_every_area() {
         "kubeconfigs",
         "http",
         "usage",
+        "lifecycle",
     ] {
         assert!(areas.get(area).copied().unwrap_or(0) >= 1, "no {area} case");
     }
@@ -443,6 +469,7 @@ fn fuzz_regressions_replay() {
         "repo_index",
         "chart_archive",
         "release_record",
+        "lifecycle_yaml",
     ] {
         let dir = corpus_dir().join("fuzz").join(target);
         let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -529,10 +556,35 @@ fn fuzz_regressions_replay() {
                         );
                     }
                 }
+                "lifecycle_yaml" => {
+                    use stackpkg::lifecycle::spec::{parse, shell_words};
+                    if let Some(t) = text {
+                        match parse("fuzz/lifecycle.yaml", t, "sub/") {
+                            Ok(steps) => {
+                                for s in &steps {
+                                    assert!(s.name.starts_with("sub/"));
+                                    let _ = s.target.describe();
+                                    if let Some(e) = &s.exec {
+                                        let _ = (e.timeout(), shell_words(&e.command));
+                                    }
+                                    if let Some(g) = &s.gate {
+                                        let _ = (g.interval(), g.timeout(), g.describe());
+                                    }
+                                }
+                                serde_json::to_string(&steps).unwrap();
+                            }
+                            Err(e) => assert!(
+                                e.to_string().contains("fuzz/lifecycle.yaml"),
+                                "{}: {e}",
+                                input.display()
+                            ),
+                        }
+                    }
+                }
                 _ => unreachable!(),
             }
             *replayed.entry(target.to_string()).or_default() += 1;
         }
     }
-    assert_eq!(replayed.len(), 6, "{replayed:?}");
+    assert_eq!(replayed.len(), 7, "{replayed:?}");
 }

@@ -1,4 +1,4 @@
-//! Soak against the simulator: many release operations through the real binary while the
+//! Soak against the simulator: install/upgrade/rollback/uninstall through the real binary while the
 //! API server injects faults (5xx, dropped connections, latency spikes), then kill -9 at
 //! random points of upgrades followed by recovery. Bounded and self-stopping.
 //!
@@ -9,6 +9,7 @@
 //! left, no object of the release machinery is orphaned, and every failed operation said
 //! why on one error line naming the release or an object.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -169,6 +170,8 @@ fn soak_with_faults_and_kills() {
     let names: Vec<String> = (0..releases).map(|i| format!("r{i}")).collect();
     let mut problems = Vec::new();
     let (mut done, mut failed) = (0, 0);
+    let mut by_verb = BTreeMap::<String, usize>::new();
+    let requests_before = sim.requests().len();
     let started = Instant::now();
     for i in 0..ops {
         if Instant::now() > deadline {
@@ -176,17 +179,29 @@ fn soak_with_faults_and_kills() {
             break;
         }
         let rel = &names[rng.below(releases as u64) as usize];
-        let exists = !history(&kc, rel).is_empty();
+        let revisions = history(&kc, rel).len();
+        let exists = revisions > 0;
         let gen = i.to_string();
         let set_gen = format!("gen={gen}");
         let extra = format!("extra={}", rng.below(2) == 0);
         let args = match (exists, rng.below(10)) {
             (false, _) => s(&["install", rel, &chart, "-n", "soak", "--set", &set_gen]),
             (true, 0..=1) => s(&["uninstall", rel, "-n", "soak"]),
+            // Back to the previous revision, or to a random earlier one.
+            (true, 2..=3) if revisions >= 2 => {
+                let mut a = s(&["rollback", rel, "-n", "soak"]);
+                if rng.below(2) == 0 {
+                    let h = history(&kc, rel);
+                    let pick = &h[rng.below(h.len() as u64 - 1) as usize];
+                    a.insert(2, pick["revision"].as_u64().unwrap_or(1).to_string());
+                }
+                a
+            }
             (true, _) => s(&[
                 "upgrade", rel, &chart, "-n", "soak", "--set", &set_gen, "--set", &extra,
             ]),
         };
+        *by_verb.entry(args[0].clone()).or_default() += 1;
         let o = run(&kc, &args);
         if o.status.success() {
             done += 1;
@@ -198,6 +213,12 @@ fn soak_with_faults_and_kills() {
         }
     }
     let faulted_ops = started.elapsed();
+    // Injected 5xx answers as the request log saw them (dropped connections and latency
+    // spikes leave no status of their own).
+    let injected_5xx = sim.requests()[requests_before..]
+        .iter()
+        .filter(|r| r.status == 500 || r.status == 503)
+        .count();
 
     // kill -9 at random points of upgrades whose writes are slowed down, then recover.
     sim.set_faults(vec![FaultRule {
@@ -340,7 +361,7 @@ fn soak_with_faults_and_kills() {
         }
     }
     eprintln!(
-        "soak: seed {seed}, {ops} operations over {releases} releases in {:.1} s ({done} ok, {failed} failed cleanly), {kills} kills, {} requests logged",
+        "soak: seed {seed}, {ops} operations {by_verb:?} over {releases} releases in {:.1} s ({done} ok, {failed} failed cleanly), {injected_5xx} injected 5xx answers, {kills} kills, {} requests logged",
         faulted_ops.as_secs_f64(),
         sim.requests().len()
     );

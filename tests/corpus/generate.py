@@ -307,3 +307,28 @@ w(
 
 # A repositories.yaml that is not one.
 w("config/repositories.yaml", "repositories: {oops\n")
+
+# lifecycle.yaml: one broken rule each, checked by `stackpkg lint` (install checks the same
+# before its first write, but needs a cluster first). Charts under lifecycle/.
+STS = "target: {kind: StatefulSet, name: demo-db}"
+EXEC = "exec: {command: [nodetool, drain]}"
+
+
+def lifecycle(name, steps):
+    w(f"lifecycle/{name}/Chart.yaml", GOOD_CHART)
+    w(f"lifecycle/{name}/templates/cm.yaml", CM.replace("{{ values.replicas }}", "1"))
+    w(f"lifecycle/{name}/lifecycle.yaml", "steps:\n" + steps)
+
+
+lifecycle("bad-duration", f"  - name: drain\n    on: [pre-delete]\n    {STS}\n    exec: {{command: [a], timeout: soon}}\n")
+lifecycle("zero-interval", f"  - name: wait\n    on: [post-install]\n    {STS}\n    {EXEC}\n    gate: {{exec: {{command: [ok]}}, interval: 0s}}\n")
+lifecycle("duplicate-name", f"  - name: drain\n    on: [pre-delete]\n    {STS}\n    {EXEC}\n  - name: drain\n    on: [pre-upgrade]\n    {STS}\n    {EXEC}\n")
+lifecycle("unknown-event", f"  - name: drain\n    on: [pre-lunch]\n    {STS}\n    {EXEC}\n")
+lifecycle("missing-exec", f"  - name: drain\n    on: [pre-delete]\n    {STS}\n")
+lifecycle("removed-not-scale-down", "  - name: drain\n    on: [pre-delete]\n    target: {kind: StatefulSet, name: demo-db, pods: removed}\n    " + EXEC + "\n")
+lifecycle("scale-down-deployment", "  - name: decommission\n    on: [pre-scale-down]\n    target: {kind: Deployment, name: demo-web, pods: removed}\n    " + EXEC + "\n")
+lifecycle("rollout-parallel", "  - name: roll\n    on: [rollout]\n    target: {kind: StatefulSet, name: demo-db, order: parallel}\n")
+lifecycle("parallelism-ordinal", "  - name: drain\n    on: [pre-delete]\n    target: {kind: StatefulSet, name: demo-db, parallelism: 2}\n    " + EXEC + "\n")
+lifecycle("exec-typo", f"  - name: drain\n    on: [pre-delete]\n    {STS}\n    exec: {{comand: [nodetool, drain]}}\n")
+lifecycle("http-port-range", f"  - name: health\n    on: [post-upgrade]\n    {STS}\n    {EXEC}\n    gate: {{http: {{port: 70000, path: /health}}}}\n")
+lifecycle("exit-code-string", f"  - name: drain\n    on: [pre-delete]\n    {STS}\n    exec: {{command: [a], accept-exit-codes: [zero]}}\n")
