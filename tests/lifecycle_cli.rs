@@ -115,6 +115,12 @@ fn plan_run_test_history_and_dry_run_from_the_command_line() {
         history.contains("hook test/c-ping succeeded, step pre-delete/drain succeeded"),
         "{history}"
     );
+    // `get hooks` prints the recorded hooks with their last run.
+    let hooks: serde_json::Value =
+        serde_json::from_str(&ok(&["get", "hooks", "c", "-o", "json"])).unwrap();
+    assert_eq!(hooks[0]["name"], "c-ping", "{hooks:#}");
+    assert_eq!(hooks[0]["lastRun"]["event"], "test", "{hooks:#}");
+    assert_eq!(hooks[0]["lastRun"]["status"], "succeeded", "{hooks:#}");
 
     let out = ok(&["uninstall", "c", "--dry-run"]);
     assert!(
