@@ -194,8 +194,13 @@ pub(crate) fn live(history: &[Release]) -> impl Iterator<Item = &Release> {
         .filter(|r| matches!(r.status, Status::Deployed | Status::Failed))
 }
 
-/// Objects of the live revisions that `resources` no longer has, in their order.
-pub(crate) fn to_prune(history: &[Release], resources: &[ObjectRef]) -> Vec<ObjectRef> {
+/// Objects of the live revisions that `resources` no longer has, in their order, except
+/// those marked `resource-policy: keep` (see `without_kept`).
+pub(crate) fn to_prune(
+    history: &[Release],
+    resources: &[ObjectRef],
+    progress: Progress<'_>,
+) -> Vec<ObjectRef> {
     let keep: BTreeSet<&ObjectRef> = resources.iter().collect();
     let mut prune = Vec::new();
     for r in live(history) {
@@ -205,7 +210,7 @@ pub(crate) fn to_prune(history: &[Release], resources: &[ObjectRef]) -> Vec<Obje
             }
         }
     }
-    prune
+    without_kept(history, prune, progress)
 }
 
 /// Drops from `refs` the objects any revision marked `resource-policy: keep`
@@ -216,6 +221,10 @@ pub(crate) fn without_kept(
     refs: Vec<ObjectRef>,
     progress: Progress<'_>,
 ) -> Vec<ObjectRef> {
+    // Most upgrades prune nothing: don't parse every stored manifest for them.
+    if refs.is_empty() {
+        return refs;
+    }
     let mut kept: Vec<(String, String, String, Option<String>)> = Vec::new();
     for rec in history {
         let Ok(objects) = crate::manifest::parse_file(&rec.name, &rec.manifest) else {

@@ -150,11 +150,7 @@ pub(crate) async fn rollback_locked(
         false,
     )
     .await?;
-    let prune = revision::without_kept(
-        &history,
-        revision::to_prune(&history, &rec.resources),
-        progress,
-    );
+    let prune = revision::to_prune(&history, &rec.resources, progress);
 
     driver.put(&rec).await?;
     let phases = Phases {

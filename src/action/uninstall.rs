@@ -151,7 +151,7 @@ async fn uninstall_locked(
                 .flat_map(|s| deploy::claims_of(s, &pvcs))
                 .collect()
         };
-        let refs = crate::action::revision::without_kept(&history, refs.clone(), progress);
+        let refs = crate::action::revision::without_kept(&history, refs, progress);
         let mut gone = deploy::delete_all(cluster, &refs, progress).await?;
         if req.delete_volumes {
             gone.extend(deploy::delete_all(cluster, &claims, progress).await?);

@@ -232,11 +232,7 @@ async fn upgrade_locked(
         req.take_ownership,
     )
     .await?;
-    let prune = revision::without_kept(
-        &history,
-        revision::to_prune(&history, &rec.resources),
-        progress,
-    );
+    let prune = revision::to_prune(&history, &rec.resources, progress);
 
     driver.put(&rec).await?;
     let phases = Phases {
