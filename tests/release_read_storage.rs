@@ -198,10 +198,32 @@ async fn latest_reads_labels_and_annotations_not_bodies() {
         e.starts_with("release record Secret default/stackpkg.release.v1.a.v1: not gzip data"),
         "{e}"
     );
+    // The API server leaves the superseded heads out: the selector asks for the others only.
+    let q = &sim.requests()[before].query;
+    assert!(
+        q.contains("labelSelector=owner%3Dstackpkg%2Cstatus%21%3Dsuperseded"),
+        "{q}"
+    );
     // All namespaces: still one list call.
     let before = sim.requests().len();
     assert_eq!(d.latest(None).await.unwrap().len(), 2);
     assert_eq!(lists_since(&sim, before), ["list /api/v1/secrets"]);
+
+    // Every superseded revision, from one list call too, and without decoding a body.
+    let before = sim.requests().len();
+    let old = d.superseded(Some("default")).await.unwrap();
+    assert_eq!(lists_since(&sim, before), ["list /api/v1/namespaces/default/secrets"]);
+    assert_eq!(
+        old.iter()
+            .map(|s| format!("{}.v{} {}", s.name, s.revision, s.status))
+            .collect::<Vec<_>>(),
+        [
+            "a.v1 superseded",
+            "a.v2 superseded",
+            "b.v1 superseded",
+            "b.v2 superseded"
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

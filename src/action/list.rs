@@ -1,5 +1,7 @@
 //! `list`: the latest revision of each release, one storage list call per namespace (one in
-//! all for `-A`), answered from the records' labels and annotations.
+//! all for `-A`), answered from the records' labels and annotations. `--status superseded`
+//! alone lists every superseded revision instead, as Helm's `list --superseded` does: a
+//! latest revision is never superseded.
 
 use regex::Regex;
 
@@ -30,9 +32,14 @@ impl ListRequest {
     }
 }
 
-/// Sorted by namespace, then name.
+/// Sorted by namespace, then name (and revision for superseded ones).
 pub async fn list(driver: &dyn Driver, req: &ListRequest) -> Result<Vec<Summary>> {
-    let mut latest = driver.latest(req.namespace.as_deref()).await?;
+    let ns = req.namespace.as_deref();
+    let mut latest = if req.statuses == [Status::Superseded] {
+        driver.superseded(ns).await?
+    } else {
+        driver.latest(ns).await?
+    };
     latest.retain(|s| req.shows(s));
     Ok(latest)
 }
@@ -82,5 +89,43 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(names(filtered).await, ["new", "web"]);
+    }
+
+    #[tokio::test]
+    async fn superseded_alone_lists_every_superseded_revision() {
+        let d = MemoryDriver::new();
+        for (name, rev, status) in [
+            ("web", 1, Status::Superseded),
+            ("web", 2, Status::Superseded),
+            ("web", 3, Status::Deployed),
+            ("db", 1, Status::Failed),
+        ] {
+            let mut r = sample();
+            r.name = name.into();
+            r.revision = rev;
+            r.status = status;
+            d.put(&r).await.unwrap();
+        }
+        let got = |statuses: Vec<Status>| {
+            let d = &d;
+            async move {
+                let req = ListRequest {
+                    statuses,
+                    ..Default::default()
+                };
+                list(d, &req)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|s| format!("{}.v{}", s.name, s.revision))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(got(vec![Status::Superseded]).await, ["web.v1", "web.v2"]);
+        // Mixed with other statuses it filters latest revisions, which are never superseded.
+        assert_eq!(
+            got(vec![Status::Superseded, Status::Failed]).await,
+            ["db.v1"]
+        );
     }
 }

@@ -66,6 +66,18 @@ pub trait Driver: Send + Sync {
         Ok(out)
     }
 
+    /// Every `superseded` revision (what Helm's `list --superseded` shows), sorted by
+    /// namespace, name and revision.
+    async fn superseded(&self, namespace: Option<&str>) -> Result<Vec<Summary>, ReleaseError> {
+        Ok(self
+            .list(namespace)
+            .await?
+            .iter()
+            .filter(|r| r.status == Status::Superseded)
+            .map(Summary::of)
+            .collect())
+    }
+
     async fn get(
         &self,
         namespace: &str,

@@ -292,6 +292,58 @@ impl KubeDriver {
         Ok(out)
     }
 
+    /// Summaries of the record heads `selector` picks, from one metadata-only list call;
+    /// `latest_only`: the highest revision of each release. Only heads that lack the summary
+    /// annotations are fetched and decoded. Sorted by namespace, name and revision.
+    async fn summaries(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+        latest_only: bool,
+    ) -> Result<Vec<Summary>, ReleaseError> {
+        let objs = self
+            .cluster
+            .list_metadata("v1", self.layout.kind, namespace, selector)
+            .await?;
+        // Chunks carry another owner label; metadata has no `type`, so a head is also
+        // recognised by its name matching its labels (anything else is not a record head).
+        let mut heads: Vec<(&str, &str, u64, &Value)> = Vec::with_capacity(objs.len());
+        for o in &objs {
+            let name = label(o, "name").ok_or_else(|| ReleaseError::Record {
+                record: self.describe(o),
+                message: "has no label name".into(),
+            })?;
+            let rev = revision_label(o).map_err(|message| ReleaseError::Record {
+                record: self.describe(o),
+                message,
+            })?;
+            if meta_str(o, "name") == secret_name(name, rev) {
+                heads.push((meta_str(o, "namespace"), name, rev, o));
+            }
+        }
+        heads.sort_unstable_by_key(|&(ns, name, rev, _)| (ns, name, rev));
+        if latest_only {
+            // Sorted, so the last of each release's run is its latest revision.
+            heads.reverse();
+            heads.dedup_by_key(|&mut (ns, name, _, _)| (ns, name));
+            heads.reverse();
+        }
+        let mut out = Vec::with_capacity(heads.len());
+        for (_, _, _, o) in heads {
+            match self.summary_of(o)? {
+                Some(s) => out.push(s),
+                None => {
+                    let r = self.object_ref(meta_str(o, "namespace"), meta_str(o, "name").into());
+                    // Gone since the list: the release was uninstalled meanwhile.
+                    if let Some(full) = self.cluster.get(&r).await? {
+                        out.push(Summary::of(&self.read(&full).await?));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// What `list` shows, from the head's labels and annotations; `None` when an annotation
     /// is missing (records written before they existed, long descriptions).
     fn summary_of(&self, head: &Value) -> Result<Option<Summary>, ReleaseError> {
@@ -373,48 +425,18 @@ impl Driver for KubeDriver {
         self.heads(namespace, &format!("owner={OWNER}")).await
     }
 
-    /// One metadata-only list call (no record body crosses the wire); the latest revision
-    /// of each release is chosen by its labels, and only records whose head lacks the
-    /// summary annotations are fetched and decoded.
+    /// One metadata-only list call (no record body crosses the wire) of the heads that are
+    /// not `superseded`: a release's latest revision never is (a revision is superseded only
+    /// by a newer one that was deployed), so the other heads, typically most of them, are
+    /// left out by the API server itself. The latest of each release is chosen by its labels.
     async fn latest(&self, namespace: Option<&str>) -> Result<Vec<Summary>, ReleaseError> {
-        // Chunks carry another owner label; metadata has no `type`, so a head is also
-        // recognised by its name matching its labels (anything else is not a record head).
-        let objs = self
-            .cluster
-            .list_metadata("v1", self.layout.kind, namespace, &format!("owner={OWNER}"))
-            .await?;
-        let mut latest: BTreeMap<(&str, &str), (u64, &Value)> = BTreeMap::new();
-        for o in &objs {
-            let name = label(o, "name").ok_or_else(|| ReleaseError::Record {
-                record: self.describe(o),
-                message: "has no label name".into(),
-            })?;
-            let rev = revision_label(o).map_err(|message| ReleaseError::Record {
-                record: self.describe(o),
-                message,
-            })?;
-            if meta_str(o, "name") != secret_name(name, rev) {
-                continue;
-            }
-            let key = (meta_str(o, "namespace"), name);
-            if latest.get(&key).is_none_or(|(r, _)| rev > *r) {
-                latest.insert(key, (rev, o));
-            }
-        }
-        let mut out = Vec::with_capacity(latest.len());
-        for (_, o) in latest.into_values() {
-            match self.summary_of(o)? {
-                Some(s) => out.push(s),
-                None => {
-                    let r = self.object_ref(meta_str(o, "namespace"), meta_str(o, "name").into());
-                    // Gone since the list: the release was uninstalled meanwhile.
-                    if let Some(full) = self.cluster.get(&r).await? {
-                        out.push(Summary::of(&self.read(&full).await?));
-                    }
-                }
-            }
-        }
-        Ok(out)
+        self.summaries(namespace, &format!("owner={OWNER},status!=superseded"), true)
+            .await
+    }
+
+    async fn superseded(&self, namespace: Option<&str>) -> Result<Vec<Summary>, ReleaseError> {
+        self.summaries(namespace, &format!("owner={OWNER},status=superseded"), false)
+            .await
     }
 
     async fn delete(&self, namespace: &str, name: &str, revision: u64) -> Result<(), ReleaseError> {
