@@ -496,3 +496,56 @@ fn quiet_prints_only_errors_and_plain_lines_when_not_a_tty() {
         "Error: release hush not found in namespace default\n"
     );
 }
+
+/// On a terminal (a pseudo-terminal from util-linux `script`) stderr carries the indicatif
+/// view instead of one line per object: counts, and the slowest object while waiting.
+#[test]
+fn live_view_on_a_terminal_names_the_slowest_object() {
+    let sim = BlockingSimulator::start(Config {
+        timing: kube_sim::Timing {
+            pod_ready_ms: 2500,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    let c = dir.path().join("app");
+    chart(&c);
+    std::fs::write(
+        c.join("templates/deploy.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ release.name }}-web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - {name: web, image: nginx:1.27}\n",
+    )
+    .unwrap();
+    let cmd = format!(
+        "stty cols 200 rows 40; exec '{}' install slow '{}' -n default --wait",
+        env!("CARGO_BIN_EXE_stackpkg"),
+        c.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("KUBECONFIG", &kc)
+        .env("TERM", "xterm")
+        .env_remove("STACKPKG_STORAGE")
+        .output()
+        .expect("script(1) from util-linux runs");
+    let tty = text(&out.stdout);
+    assert!(out.status.success(), "{tty}");
+    // Redrawn in place (carriage return, erase line), with the counts and the object that
+    // keeps the wait going, its clock past one second.
+    assert!(tty.contains("\r\u{1b}[2K"), "{tty:?}");
+    assert!(tty.contains("applied 2, ready 1/2"), "{tty:?}");
+    assert!(
+        tty.contains("waiting for Deployment.apps default/slow-web (1s)"),
+        "{tty:?}"
+    );
+    // Not the plain per-object lines; the summary and NOTES still print.
+    assert!(
+        !tty.contains("applied ConfigMap default/slow-cm\r\n"),
+        "{tty:?}"
+    );
+    assert!(tty.contains("STATUS: deployed"), "{tty:?}");
+    assert!(tty.contains("Say hello to slow."), "{tty:?}");
+}

@@ -212,7 +212,10 @@ async fn latest_reads_labels_and_annotations_not_bodies() {
     // Every superseded revision, from one list call too, and without decoding a body.
     let before = sim.requests().len();
     let old = d.superseded(Some("default")).await.unwrap();
-    assert_eq!(lists_since(&sim, before), ["list /api/v1/namespaces/default/secrets"]);
+    assert_eq!(
+        lists_since(&sim, before),
+        ["list /api/v1/namespaces/default/secrets"]
+    );
     assert_eq!(
         old.iter()
             .map(|s| format!("{}.v{} {}", s.name, s.revision, s.status))

@@ -430,13 +430,21 @@ impl Driver for KubeDriver {
     /// by a newer one that was deployed), so the other heads, typically most of them, are
     /// left out by the API server itself. The latest of each release is chosen by its labels.
     async fn latest(&self, namespace: Option<&str>) -> Result<Vec<Summary>, ReleaseError> {
-        self.summaries(namespace, &format!("owner={OWNER},status!=superseded"), true)
-            .await
+        self.summaries(
+            namespace,
+            &format!("owner={OWNER},status!=superseded"),
+            true,
+        )
+        .await
     }
 
     async fn superseded(&self, namespace: Option<&str>) -> Result<Vec<Summary>, ReleaseError> {
-        self.summaries(namespace, &format!("owner={OWNER},status=superseded"), false)
-            .await
+        self.summaries(
+            namespace,
+            &format!("owner={OWNER},status=superseded"),
+            false,
+        )
+        .await
     }
 
     async fn delete(&self, namespace: &str, name: &str, revision: u64) -> Result<(), ReleaseError> {
