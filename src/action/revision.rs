@@ -45,6 +45,72 @@ impl DryRun {
 /// Records kept by default (`--max-history`); 0 keeps all.
 pub const DEFAULT_MAX_HISTORY: usize = 10;
 
+/// How a revision is applied: the settings install, upgrade and rollback all take (the
+/// CLI's `ApplyArgs`). What only some of them take (`--force`, `--atomic`,
+/// `--take-ownership`) stays in their own requests.
+#[derive(Debug, Clone)]
+pub struct ApplySettings {
+    /// Wait until every object is ready.
+    pub wait: bool,
+    /// Time limit of the wait, of hooks and of rollout replacements.
+    pub timeout: Duration,
+    pub dry_run: DryRun,
+    /// Take over fields another field manager owns.
+    pub force_conflicts: bool,
+    /// Records kept (0 = all).
+    pub max_history: usize,
+    pub lock: LockOptions,
+    /// Skip hooks (lifecycle steps still run).
+    pub no_hooks: bool,
+}
+
+impl ApplySettings {
+    /// Defaults of the CLI: no wait, a 5-minute timeout, no dry run.
+    pub fn new(lock: LockOptions) -> ApplySettings {
+        ApplySettings {
+            wait: false,
+            timeout: Duration::from_secs(300),
+            dry_run: DryRun::None,
+            force_conflicts: false,
+            max_history: DEFAULT_MAX_HISTORY,
+            lock,
+            no_hooks: false,
+        }
+    }
+
+    /// The lock to hold: none for a dry run, which writes nothing.
+    pub(crate) fn lock(&self) -> Option<&LockOptions> {
+        (!self.dry_run.any()).then_some(&self.lock)
+    }
+
+    /// `take_ownership` and `recreate` (`--force`) as the command allows them; `atomic`
+    /// implies waiting.
+    pub(crate) fn settle(&self, take_ownership: bool, recreate: bool, atomic: bool) -> Settle {
+        Settle {
+            policy: ApplyPolicy {
+                apply: ApplyOptions {
+                    force_conflicts: self.force_conflicts,
+                    dry_run: self.dry_run == DryRun::Server,
+                },
+                take_ownership,
+                recreate,
+                timeout: self.timeout,
+            },
+            wait: (self.wait || atomic).then_some(self.timeout),
+        }
+    }
+
+    pub(crate) fn phases(&self, pre: Event, post: Event, scale: Vec<ScaleDown>) -> Phases {
+        Phases {
+            pre,
+            post,
+            no_hooks: self.no_hooks,
+            timeout: self.timeout,
+            scale,
+        }
+    }
+}
+
 /// A rendered chart ready to apply.
 pub(crate) struct Rendered {
     pub chart: ChartInfo,
@@ -443,24 +509,6 @@ pub(crate) async fn failed(
     rec.transition(Status::Failed, description)?;
     driver.put(rec).await?;
     Ok(())
-}
-
-pub(crate) fn policy(
-    force_conflicts: bool,
-    dry_run: DryRun,
-    take_ownership: bool,
-    recreate: bool,
-    timeout: Duration,
-) -> ApplyPolicy {
-    ApplyPolicy {
-        apply: ApplyOptions {
-            force_conflicts,
-            dry_run: dry_run == DryRun::Server,
-        },
-        take_ownership,
-        recreate,
-        timeout,
-    }
 }
 
 /// A dry run: ownership of the objects no live revision has, then (server) every object

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::action::revision::{DryRun, DEFAULT_MAX_HISTORY};
+use crate::action::revision::{ApplySettings, DryRun, DEFAULT_MAX_HISTORY};
 use crate::action::upgrade::ValuesMode;
 use crate::action::{install, rollback, uninstall, upgrade};
 use crate::cli::progress::View;
@@ -57,14 +57,6 @@ pub enum DryRunArg {
     Server,
 }
 
-fn dry_run(a: Option<DryRunArg>) -> DryRun {
-    match a {
-        None => DryRun::None,
-        Some(DryRunArg::Client) => DryRun::Client,
-        Some(DryRunArg::Server) => DryRun::Server,
-    }
-}
-
 /// What every command that applies a revision takes (install, upgrade, rollback).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApplyArgs {
@@ -96,6 +88,24 @@ pub struct ApplyArgs {
     /// Print nothing on stderr but errors (no progress lines or live view)
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+impl ApplyArgs {
+    fn settings(&self) -> ApplySettings {
+        ApplySettings {
+            wait: self.wait,
+            timeout: self.timeout,
+            dry_run: match self.dry_run {
+                None => DryRun::None,
+                Some(DryRunArg::Client) => DryRun::Client,
+                Some(DryRunArg::Server) => DryRun::Server,
+            },
+            force_conflicts: self.force_conflicts,
+            max_history: self.max_history,
+            lock: LockOptions::new(self.lock_timeout),
+            no_hooks: self.no_hooks,
+        }
+    }
 }
 
 /// What install and upgrade take besides `ApplyArgs`: the chart, values and ownership.
@@ -359,15 +369,9 @@ pub fn install(a: InstallArgs) -> Result<()> {
             values: c.values.options(),
             namespace: cluster.namespace().to_string(),
             create_namespace: c.create_namespace,
-            wait: ap.wait,
-            timeout: ap.timeout,
-            dry_run: dry_run(ap.dry_run),
-            force_conflicts: ap.force_conflicts,
             atomic: c.atomic,
             take_ownership: c.take_ownership,
-            max_history: ap.max_history,
-            lock: LockOptions::new(ap.lock_timeout),
-            no_hooks: ap.no_hooks,
+            settings: ap.settings(),
         };
         let view = View::new(ap.quiet, ap.wait);
         let r = install::install(&cluster, driver.as_ref(), &req, &|l: &str| view.line(l)).await?;
@@ -401,16 +405,10 @@ pub fn upgrade(a: UpgradeArgs) -> Result<()> {
             namespace: cluster.namespace().to_string(),
             install: a.install,
             create_namespace: c.create_namespace,
-            wait: ap.wait,
-            timeout: ap.timeout,
-            dry_run: dry_run(ap.dry_run),
-            force_conflicts: ap.force_conflicts,
             force: a.force,
             atomic: c.atomic,
             take_ownership: c.take_ownership,
-            max_history: ap.max_history,
-            lock: LockOptions::new(ap.lock_timeout),
-            no_hooks: ap.no_hooks,
+            settings: ap.settings(),
         };
         let view = View::new(ap.quiet, ap.wait);
         let r = upgrade::upgrade(&cluster, driver.as_ref(), &req, &|l: &str| view.line(l)).await?;
@@ -428,14 +426,8 @@ pub fn rollback(a: RollbackArgs) -> Result<()> {
             name: a.name.clone(),
             namespace: cluster.namespace().to_string(),
             revision: a.revision,
-            wait: ap.wait,
-            timeout: ap.timeout,
-            dry_run: dry_run(ap.dry_run),
-            force_conflicts: ap.force_conflicts,
             force: a.force,
-            max_history: ap.max_history,
-            lock: LockOptions::new(ap.lock_timeout),
-            no_hooks: ap.no_hooks,
+            settings: ap.settings(),
         };
         let view = View::new(ap.quiet, ap.wait);
         let r =
