@@ -490,6 +490,34 @@ pub(crate) async fn deployed(
     Ok(())
 }
 
+/// What follows a successful upgrade or rollback: `rec` deployed (see `deployed`), then
+/// `prune` deleted (`pruned` names them in the error), then `--max-history`. Superseding
+/// comes first: if a delete fails, history still has one deployed revision.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn deployed_then_prune(
+    cluster: &dyn Cluster,
+    driver: &dyn Driver,
+    rec: &mut Release,
+    history: &[Release],
+    description: &str,
+    prune: &[ObjectRef],
+    pruned: &str,
+    max_history: usize,
+    progress: Progress<'_>,
+) -> Result<()> {
+    deployed(driver, rec, history, description).await?;
+    deploy::delete_all(cluster, prune, progress)
+        .await
+        .map_err(|e| ReleaseError::Operation {
+            name: rec.name.clone(),
+            message: format!(
+                "revision {} is deployed but pruning {pruned} failed: {e}",
+                rec.revision
+            ),
+        })?;
+    prune_history(driver, history, rec, max_history).await
+}
+
 /// `--max-history`: deletes the oldest records until at most `max` remain, never the
 /// revision just made (`keep`). 0 keeps everything.
 pub(crate) async fn prune_history(

@@ -152,16 +152,17 @@ pub(crate) async fn rollback_locked(
         revision::failed(driver, &mut rec, &format!("{description} failed: {e}")).await?;
         return Err(e.into());
     }
-    revision::deployed(driver, &mut rec, &history, &description).await?;
-    deploy::delete_all(cluster, &prune, progress)
-        .await
-        .map_err(|e| ReleaseError::Operation {
-            name: rec.name.clone(),
-            message: format!(
-                "revision {} is deployed but pruning objects it does not have failed: {e}",
-                rec.revision
-            ),
-        })?;
-    revision::prune_history(driver, &history, &rec, req.settings.max_history).await?;
+    revision::deployed_then_prune(
+        cluster,
+        driver,
+        &mut rec,
+        &history,
+        &description,
+        &prune,
+        "objects it does not have",
+        req.settings.max_history,
+        progress,
+    )
+    .await?;
     Ok(rec)
 }

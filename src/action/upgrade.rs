@@ -233,18 +233,18 @@ async fn upgrade_locked(
         }
         return Err(e.into());
     }
-    // Supersede before pruning: if a delete fails, history still has one deployed revision.
-    revision::deployed(driver, &mut rec, &history, "Upgrade complete").await?;
-    deploy::delete_all(cluster, &prune, progress)
-        .await
-        .map_err(|e| ReleaseError::Operation {
-            name: rec.name.clone(),
-            message: format!(
-                "revision {} is deployed but pruning objects it dropped failed: {e}",
-                rec.revision
-            ),
-        })?;
-    revision::prune_history(driver, &history, &rec, req.settings.max_history).await?;
+    revision::deployed_then_prune(
+        cluster,
+        driver,
+        &mut rec,
+        &history,
+        "Upgrade complete",
+        &prune,
+        "objects it dropped",
+        req.settings.max_history,
+        progress,
+    )
+    .await?;
     Ok(rec)
 }
 

@@ -1,11 +1,12 @@
 //! Release commands that change a release: `install`, `upgrade`, `rollback`, `uninstall`.
 //! The read commands are in `inspect.rs` and share `KubeArgs`, `connect` and `summary` from here.
 
+use std::ops::AsyncFnOnce;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::action::revision::{ApplySettings, DryRun, DEFAULT_MAX_HISTORY};
+use crate::action::revision::{ApplySettings, DryRun, Progress, DEFAULT_MAX_HISTORY};
 use crate::action::upgrade::ValuesMode;
 use crate::action::{install, rollback, uninstall, upgrade};
 use crate::cli::progress::View;
@@ -105,6 +106,21 @@ impl ApplyArgs {
             lock: LockOptions::new(self.lock_timeout),
             no_hooks: self.no_hooks,
         }
+    }
+
+    /// Connects, runs the applying action with the progress view, prints the revision.
+    fn run(
+        &self,
+        action: impl AsyncFnOnce(&Arc<dyn Cluster>, &dyn Driver, Progress<'_>) -> Result<Release>,
+    ) -> Result<()> {
+        block_on(async {
+            let (cluster, driver) = connect(&self.kube).await?;
+            let view = View::new(self.quiet, self.wait);
+            let r = action(&cluster, driver.as_ref(), &|l: &str| view.line(l)).await?;
+            drop(view);
+            print_applied(&r, self.dry_run.is_some());
+            Ok(())
+        })?
     }
 }
 
@@ -360,9 +376,7 @@ pub fn install(a: InstallArgs) -> Result<()> {
         Some(chart) => chart,
         None => crate::action::chart_ref::load(&chart_ref, &c.source.options())?,
     };
-    let ap = &c.apply;
-    block_on(async {
-        let (cluster, driver) = connect(&ap.kube).await?;
+    c.apply.run(async |cluster, driver, progress| {
         let req = install::InstallRequest {
             name,
             chart,
@@ -371,14 +385,10 @@ pub fn install(a: InstallArgs) -> Result<()> {
             create_namespace: c.create_namespace,
             atomic: c.atomic,
             take_ownership: c.take_ownership,
-            settings: ap.settings(),
+            settings: c.apply.settings(),
         };
-        let view = View::new(ap.quiet, ap.wait);
-        let r = install::install(&cluster, driver.as_ref(), &req, &|l: &str| view.line(l)).await?;
-        drop(view);
-        print_applied(&r, ap.dry_run.is_some());
-        Ok(())
-    })?
+        install::install(cluster, driver, &req, progress).await
+    })
 }
 
 pub fn upgrade(a: UpgradeArgs) -> Result<()> {
@@ -394,9 +404,7 @@ pub fn upgrade(a: UpgradeArgs) -> Result<()> {
     } else {
         ValuesMode::Default
     };
-    let ap = &c.apply;
-    block_on(async {
-        let (cluster, driver) = connect(&ap.kube).await?;
+    c.apply.run(async |cluster, driver, progress| {
         let req = upgrade::UpgradeRequest {
             name: a.name.clone(),
             chart,
@@ -408,34 +416,23 @@ pub fn upgrade(a: UpgradeArgs) -> Result<()> {
             force: a.force,
             atomic: c.atomic,
             take_ownership: c.take_ownership,
-            settings: ap.settings(),
+            settings: c.apply.settings(),
         };
-        let view = View::new(ap.quiet, ap.wait);
-        let r = upgrade::upgrade(&cluster, driver.as_ref(), &req, &|l: &str| view.line(l)).await?;
-        drop(view);
-        print_applied(&r, ap.dry_run.is_some());
-        Ok(())
-    })?
+        upgrade::upgrade(cluster, driver, &req, progress).await
+    })
 }
 
 pub fn rollback(a: RollbackArgs) -> Result<()> {
-    let ap = &a.apply;
-    block_on(async {
-        let (cluster, driver) = connect(&ap.kube).await?;
+    a.apply.run(async |cluster, driver, progress| {
         let req = rollback::RollbackRequest {
             name: a.name.clone(),
             namespace: cluster.namespace().to_string(),
             revision: a.revision,
             force: a.force,
-            settings: ap.settings(),
+            settings: a.apply.settings(),
         };
-        let view = View::new(ap.quiet, ap.wait);
-        let r =
-            rollback::rollback(&cluster, driver.as_ref(), &req, &|l: &str| view.line(l)).await?;
-        drop(view);
-        print_applied(&r, ap.dry_run.is_some());
-        Ok(())
-    })?
+        rollback::rollback(cluster, driver, &req, progress).await
+    })
 }
 
 pub fn uninstall(a: UninstallArgs) -> Result<()> {

@@ -201,6 +201,14 @@ fn one_line(e: &dyn std::fmt::Display) -> String {
     s.lines().next().unwrap_or_default().trim_end().to_string()
 }
 
+/// Create and replace write as the same field manager as apply.
+fn post_params() -> PostParams {
+    PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
+}
+
 fn to_value(o: DynamicObject, object: &str) -> Result<Value, KubeError> {
     serde_json::to_value(o).map_err(|e| KubeError::Failed {
         object: object.to_string(),
@@ -243,10 +251,7 @@ impl Cluster for KubeCluster {
     async fn create(&self, obj: &Value) -> Result<Value, KubeError> {
         let (r, api, dynobj) = self.typed(obj).await?;
         let object = r.to_string();
-        let pp = PostParams {
-            field_manager: Some(FIELD_MANAGER.into()),
-            ..Default::default()
-        };
+        let pp = post_params();
         let out = retry::run(&self.retry, &object, || api.create(&pp, &dynobj)).await?;
         to_value(out, &object)
     }
@@ -254,10 +259,7 @@ impl Cluster for KubeCluster {
     async fn replace(&self, obj: &Value) -> Result<Value, KubeError> {
         let (r, api, dynobj) = self.typed(obj).await?;
         let object = r.to_string();
-        let pp = PostParams {
-            field_manager: Some(FIELD_MANAGER.into()),
-            ..Default::default()
-        };
+        let pp = post_params();
         let out = retry::run(&self.retry, &object, || api.replace(&r.name, &pp, &dynobj)).await?;
         to_value(out, &object)
     }
