@@ -10,7 +10,7 @@ use kube_sim::{
 };
 use stackpkg::action::install::{install, InstallRequest};
 use stackpkg::action::lifecycle as lc;
-use stackpkg::action::revision::DryRun;
+use stackpkg::action::revision::{ApplySettings, DryRun};
 use stackpkg::action::uninstall::{uninstall, UninstallRequest};
 use stackpkg::action::upgrade::ValuesMode;
 use stackpkg::action::upgrade::{upgrade, UpgradeRequest};
@@ -42,6 +42,15 @@ spec:
         - name: db
           image: "db:{{ values.version }}"
 "#;
+
+/// The CLI's settings with --wait and a short timeout.
+fn settings() -> ApplySettings {
+    ApplySettings {
+        wait: true,
+        timeout: Duration::from_secs(10),
+        ..ApplySettings::new(LockOptions::new(Duration::from_secs(30)))
+    }
+}
 
 struct Env {
     sim: Simulator,
@@ -116,15 +125,9 @@ impl Env {
             values: Self::values(set),
             namespace: "apps".into(),
             create_namespace: true,
-            wait: true,
-            timeout: Duration::from_secs(10),
-            dry_run: DryRun::None,
-            force_conflicts: false,
             atomic: false,
             take_ownership: false,
-            max_history: 10,
-            lock: LockOptions::new(Duration::from_secs(30)),
-            no_hooks: false,
+            settings: settings(),
         }
     }
 
@@ -137,16 +140,10 @@ impl Env {
             namespace: "apps".into(),
             install: false,
             create_namespace: false,
-            wait: true,
-            timeout: Duration::from_secs(10),
-            dry_run: DryRun::None,
-            force_conflicts: false,
             force: false,
             atomic: false,
             take_ownership: false,
-            max_history: 10,
-            lock: LockOptions::new(Duration::from_secs(30)),
-            no_hooks: false,
+            settings: settings(),
         }
     }
 
@@ -597,7 +594,7 @@ async fn failing_hook_fails_the_install_with_its_logs_and_no_hooks_skips_it() {
 
     // --no-hooks: the upgrade applies without creating the hook.
     let mut up = env.upgrade_req(&["failHook=true"]);
-    up.no_hooks = true;
+    up.settings.no_hooks = true;
     let n = env.requests("create", "/pods").len();
     let rel = upgrade(&env.cluster, &env.driver, &up, &quiet)
         .await
@@ -803,7 +800,7 @@ async fn dry_runs_print_the_plan_and_change_nothing() {
     let env = Env::start(CASSANDRA, &[]).await;
     env.install(&["replicas=5"]).await;
     let mut up = env.upgrade_req(&["replicas=3"]);
-    up.dry_run = DryRun::Client;
+    up.settings.dry_run = DryRun::Client;
     let rel = upgrade(&env.cluster, &env.driver, &up, &quiet)
         .await
         .unwrap();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use kube_sim::{Config, FaultRule, Simulator};
 use serde_json::{json, Value};
 use stackpkg::action::install::{install, InstallRequest};
-use stackpkg::action::revision::DryRun;
+use stackpkg::action::revision::{ApplySettings, DryRun};
 use stackpkg::action::rollback::{rollback, RollbackRequest};
 use stackpkg::action::uninstall::{uninstall, UninstallRequest};
 use stackpkg::action::upgrade::{upgrade, UpgradeRequest, ValuesMode};
@@ -85,6 +85,14 @@ fn lock() -> LockOptions {
     LockOptions::new(Duration::from_secs(30))
 }
 
+/// The CLI's settings with a short timeout.
+fn settings() -> ApplySettings {
+    ApplySettings {
+        timeout: Duration::from_secs(10),
+        ..ApplySettings::new(lock())
+    }
+}
+
 fn set(s: &[&str]) -> ValueOptions {
     ValueOptions {
         set: s.iter().map(|s| s.to_string()).collect(),
@@ -128,15 +136,9 @@ impl Env {
             values: set(values),
             namespace: "apps".into(),
             create_namespace: true,
-            wait: false,
-            timeout: Duration::from_secs(10),
-            dry_run: DryRun::None,
-            force_conflicts: false,
             atomic: false,
             take_ownership: false,
-            max_history: 10,
-            lock: lock(),
-            no_hooks: false,
+            settings: settings(),
         }
     }
 
@@ -149,16 +151,10 @@ impl Env {
             namespace: "apps".into(),
             install: false,
             create_namespace: false,
-            wait: false,
-            timeout: Duration::from_secs(10),
-            dry_run: DryRun::None,
-            force_conflicts: false,
             force: false,
             atomic: false,
             take_ownership: false,
-            max_history: 10,
-            lock: lock(),
-            no_hooks: false,
+            settings: settings(),
         }
     }
 
@@ -167,14 +163,8 @@ impl Env {
             name: name.into(),
             namespace: "apps".into(),
             revision,
-            wait: false,
-            timeout: Duration::from_secs(10),
-            dry_run: DryRun::None,
-            force_conflicts: false,
             force: false,
-            max_history: 10,
-            lock: lock(),
-            no_hooks: false,
+            settings: settings(),
         }
     }
 
@@ -252,7 +242,7 @@ async fn rollback_reapplies_a_revision_and_prunes() {
         "release r: no revision 7 in namespace apps (stored revisions: 1, 2)"
     );
     let mut dry = env.rollback_req("r", None);
-    dry.dry_run = DryRun::Client;
+    dry.settings.dry_run = DryRun::Client;
     let d = rollback(&env.cluster, &env.driver, &dry, &quiet)
         .await
         .unwrap();
@@ -395,7 +385,7 @@ async fn atomic_install_undoes_a_failure() {
     env.sim.set_faults(vec![]).unwrap();
     let mut req = env.install_req("slow", &["unready=true"]);
     req.atomic = true;
-    req.timeout = Duration::from_millis(700);
+    req.settings.timeout = Duration::from_millis(700);
     let err = install(&env.cluster, &env.driver, &req, &quiet)
         .await
         .unwrap_err();
@@ -719,7 +709,7 @@ async fn uninstall_keeps_claims_unless_delete_volumes() {
     let env = Env::start().await;
     for name in ["keep", "drop"] {
         let mut req = env.install_req(name, &[]);
-        req.wait = true;
+        req.settings.wait = true;
         install(&env.cluster, &env.driver, &req, &quiet)
             .await
             .unwrap();
@@ -775,7 +765,7 @@ async fn max_history_prunes_the_oldest_records() {
     .unwrap();
     for i in 0..4 {
         let mut up = env.upgrade_req("mh", &[&format!("color=c{i}")]);
-        up.max_history = 3;
+        up.settings.max_history = 3;
         upgrade(&env.cluster, &env.driver, &up, &quiet)
             .await
             .unwrap();
@@ -789,7 +779,7 @@ async fn max_history_prunes_the_oldest_records() {
         ]
     );
     let mut rb = env.rollback_req("mh", None);
-    rb.max_history = 2;
+    rb.settings.max_history = 2;
     rollback(&env.cluster, &env.driver, &rb, &quiet)
         .await
         .unwrap();
@@ -800,7 +790,7 @@ async fn max_history_prunes_the_oldest_records() {
     // 0 keeps everything.
     for _ in 0..3 {
         let mut up = env.upgrade_req("mh", &[]);
-        up.max_history = 0;
+        up.settings.max_history = 0;
         upgrade(&env.cluster, &env.driver, &up, &quiet)
             .await
             .unwrap();
@@ -821,7 +811,7 @@ async fn server_dry_run_is_checked_by_the_server_and_stores_nothing() {
         .unwrap();
     let before = env.sim.requests().len();
     let mut req = env.install_req("sd", &[]);
-    req.dry_run = DryRun::Server;
+    req.settings.dry_run = DryRun::Server;
     let rel = install(&env.cluster, &env.driver, &req, &quiet)
         .await
         .unwrap();
@@ -850,7 +840,7 @@ async fn server_dry_run_is_checked_by_the_server_and_stores_nothing() {
     .await
     .unwrap();
     let mut up = env.upgrade_req("sd", &["storage=9Gi"]);
-    up.dry_run = DryRun::Server;
+    up.settings.dry_run = DryRun::Server;
     let err = upgrade(&env.cluster, &env.driver, &up, &quiet)
         .await
         .unwrap_err();
@@ -858,7 +848,7 @@ async fn server_dry_run_is_checked_by_the_server_and_stores_nothing() {
         err.to_string().starts_with("StatefulSet.apps apps/sd-db"),
         "{err}"
     );
-    up.dry_run = DryRun::Client;
+    up.settings.dry_run = DryRun::Client;
     upgrade(&env.cluster, &env.driver, &up, &quiet)
         .await
         .unwrap();
@@ -887,9 +877,9 @@ async fn concurrent_upgrade_fails_at_once_with_the_lock_message() {
         }])
         .unwrap();
     let mut a = env.upgrade_req("cc", &["color=a"]);
-    a.lock.holder = "first".into();
+    a.settings.lock.holder = "first".into();
     let mut b = env.upgrade_req("cc", &["color=b"]);
-    b.lock.holder = "second".into();
+    b.settings.lock.holder = "second".into();
     let first = upgrade(&env.cluster, &env.driver, &a, &quiet);
     let second = async {
         tokio::time::sleep(Duration::from_millis(400)).await;

@@ -9,7 +9,7 @@ use kube_sim::{Config, FaultRule, Simulator};
 use serde_json::Value;
 use stackpkg::action::install::{install, InstallRequest};
 use stackpkg::action::list::{list, ListRequest};
-use stackpkg::action::revision::DryRun;
+use stackpkg::action::revision::{ApplySettings, DryRun};
 use stackpkg::action::uninstall::{uninstall, UninstallRequest};
 use stackpkg::action::upgrade::{upgrade, UpgradeRequest, ValuesMode};
 use stackpkg::kube::{Cluster, ConnectOptions, KubeCluster};
@@ -69,6 +69,14 @@ fn write_chart(dir: &Path) {
     }
 }
 
+/// The CLI's settings with a short timeout.
+fn settings() -> ApplySettings {
+    ApplySettings {
+        timeout: Duration::from_secs(10),
+        ..ApplySettings::new(LockOptions::new(Duration::from_secs(30)))
+    }
+}
+
 struct Env {
     sim: Simulator,
     cluster: Arc<dyn Cluster>,
@@ -111,15 +119,9 @@ impl Env {
             },
             namespace: "apps".into(),
             create_namespace: true,
-            wait: false,
-            timeout: Duration::from_secs(10),
-            dry_run: DryRun::None,
-            force_conflicts: false,
             atomic: false,
             take_ownership: false,
-            max_history: 10,
-            lock: LockOptions::new(Duration::from_secs(30)),
-            no_hooks: false,
+            settings: settings(),
         }
     }
 
@@ -135,16 +137,10 @@ impl Env {
             namespace: "apps".into(),
             install: false,
             create_namespace: false,
-            wait: false,
-            timeout: Duration::from_secs(10),
-            dry_run: DryRun::None,
-            force_conflicts: false,
             force: false,
             atomic: false,
             take_ownership: false,
-            max_history: 10,
-            lock: LockOptions::new(Duration::from_secs(30)),
-            no_hooks: false,
+            settings: settings(),
         }
     }
 
@@ -171,7 +167,7 @@ fn quiet(_: &str) {}
 async fn install_upgrade_prune_uninstall() {
     let env = Env::start().await;
     let mut req = env.install_req("web", &[]);
-    req.wait = true;
+    req.settings.wait = true;
     let rel = install(&env.cluster, &env.driver, &req, &quiet)
         .await
         .unwrap();
@@ -508,8 +504,8 @@ async fn permanent_fault_fails_the_revision_at_once() {
 async fn wait_timeout_marks_failed_and_pending_blocks_others() {
     let env = Env::start().await;
     let mut req = env.install_req("slow", &["unready=true"]);
-    req.wait = true;
-    req.timeout = Duration::from_millis(800);
+    req.settings.wait = true;
+    req.settings.timeout = Duration::from_millis(800);
     let err = install(&env.cluster, &env.driver, &req, &quiet)
         .await
         .unwrap_err();
@@ -555,7 +551,7 @@ async fn wait_timeout_marks_failed_and_pending_blocks_others() {
 async fn dry_run_changes_nothing() {
     let env = Env::start().await;
     let mut req = env.install_req("dry", &[]);
-    req.dry_run = DryRun::Client;
+    req.settings.dry_run = DryRun::Client;
     let rel = install(&env.cluster, &env.driver, &req, &quiet)
         .await
         .unwrap();
@@ -677,7 +673,7 @@ async fn upgrade_of_unknown_release_and_dry_run_upgrade() {
     .await
     .unwrap();
     let mut up = env.upgrade_req("d", &["withExtra=false"]);
-    up.dry_run = DryRun::Client;
+    up.settings.dry_run = DryRun::Client;
     let rel = upgrade(&env.cluster, &env.driver, &up, &quiet)
         .await
         .unwrap();
@@ -739,7 +735,7 @@ async fn field_conflicts_need_force() {
     );
 
     let mut up = up;
-    up.force_conflicts = true;
+    up.settings.force_conflicts = true;
     let rel = upgrade(&env.cluster, &env.driver, &up, &quiet)
         .await
         .unwrap();
@@ -870,9 +866,9 @@ async fn two_concurrent_upgrades_one_wins() {
         }])
         .unwrap();
     let mut a = env.upgrade_req("race", &["replicas=3"]);
-    a.lock.holder = "a".into();
+    a.settings.lock.holder = "a".into();
     let mut b = env.upgrade_req("race", &["replicas=4"]);
-    b.lock.holder = "b".into();
+    b.settings.lock.holder = "b".into();
     let (ra, rb) = tokio::join!(
         upgrade(&env.cluster, &env.driver, &a, &quiet),
         upgrade(&env.cluster, &env.driver, &b, &quiet)

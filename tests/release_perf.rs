@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kube_sim::{Config, Simulator};
 use stackpkg::action::install::{install, InstallRequest};
-use stackpkg::action::revision::DryRun;
+use stackpkg::action::revision::ApplySettings;
 use stackpkg::kube::{Cluster, ConnectOptions, KubeCluster};
 use stackpkg::release::lock::LockOptions;
 use stackpkg::release::{SecretsDriver, Status};
@@ -100,15 +100,12 @@ async fn install_of_200_objects_costs_at_most_objects_plus_10_requests() {
         values: ValueOptions::default(),
         namespace: "perf".into(),
         create_namespace: true,
-        wait: false,
-        timeout: Duration::from_secs(30),
-        dry_run: DryRun::None,
-        force_conflicts: false,
         atomic: false,
         take_ownership: false,
-        max_history: 10,
-        lock: LockOptions::new(Duration::from_secs(60)),
-        no_hooks: false,
+        settings: ApplySettings {
+            timeout: Duration::from_secs(30),
+            ..ApplySettings::new(LockOptions::new(Duration::from_secs(60)))
+        },
     };
     let before = sim.requests().len();
     let rel = install(&cluster, &driver, &req, &quiet).await.unwrap();

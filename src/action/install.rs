@@ -4,16 +4,14 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::action::revision::{
-    self, apply_and_wait, ensure_namespace, locked, render, to_json, DryRun, Phases, Settle,
+    self, apply_and_wait, ensure_namespace, locked, render, to_json, ApplySettings,
 };
 use crate::chart::Chart;
 use crate::kube::{Cluster, ObjectRef};
 use crate::lifecycle::{Event, LifecycleRecord};
 use crate::release::deploy;
-use crate::release::lock::LockOptions;
 use crate::release::{now, Driver, Release, ReleaseError, Status};
 use crate::values::ValueOptions;
 use crate::Result;
@@ -29,19 +27,12 @@ pub struct InstallRequest {
     /// Resolved: `-n` or the context's namespace.
     pub namespace: String,
     pub create_namespace: bool,
-    pub wait: bool,
-    pub timeout: Duration,
-    pub dry_run: DryRun,
-    pub force_conflicts: bool,
     /// On failure, delete what this install created and its record; implies `wait`.
     pub atomic: bool,
     /// Adopt existing objects of another release or of nobody instead of refusing them.
     pub take_ownership: bool,
-    /// Records kept (0 = all); matters for a reinstall over a kept history.
-    pub max_history: usize,
-    pub lock: LockOptions,
-    /// Skip hooks (lifecycle steps still run).
-    pub no_hooks: bool,
+    /// `max_history` matters for a reinstall over a kept history.
+    pub settings: ApplySettings,
 }
 
 /// `--generate-name`: `<chart>-<unix seconds>` (ten digits), as Helm names them, with the
@@ -71,17 +62,16 @@ pub async fn install(
         cluster.as_ref(),
         &req.namespace,
         req.create_namespace,
-        req.dry_run.any(),
+        req.settings.dry_run.any(),
         progress,
     )
     .await?;
-    let lock = (!req.dry_run.any()).then_some(&req.lock);
     locked(
         cluster,
         driver,
         &req.namespace,
         &req.name,
-        lock,
+        req.settings.lock(),
         |history| install_locked(cluster.as_ref(), driver, req, history, progress),
     )
     .await
@@ -140,17 +130,8 @@ pub(crate) async fn install_locked(
             ..Default::default()
         },
     };
-    let settle = Settle {
-        policy: revision::policy(
-            req.force_conflicts,
-            req.dry_run,
-            req.take_ownership,
-            false,
-            req.timeout,
-        ),
-        wait: (req.wait || req.atomic).then_some(req.timeout),
-    };
-    if req.dry_run.any() {
+    let settle = req.settings.settle(req.take_ownership, false, req.atomic);
+    if req.settings.dry_run.any() {
         revision::dry_run(cluster, &[], &planned, &mut rec, &settle, progress).await?;
         revision::dry_run_plans(
             cluster,
@@ -166,13 +147,9 @@ pub(crate) async fn install_locked(
     // Every object gets a create-only apply: one request creates it, and one that exists
     // is read once and refused unless it is ours (or --take-ownership).
     let guarded: BTreeSet<ObjectRef> = rec.resources.iter().cloned().collect();
-    let phases = Phases {
-        pre: Event::PreInstall,
-        post: Event::PostInstall,
-        no_hooks: req.no_hooks,
-        timeout: req.timeout,
-        scale: Vec::new(),
-    };
+    let phases = req
+        .settings
+        .phases(Event::PreInstall, Event::PostInstall, Vec::new());
     let applied = apply_and_wait(
         cluster, driver, &mut rec, &planned, &guarded, &settle, &phases, progress,
     )
@@ -180,7 +157,7 @@ pub(crate) async fn install_locked(
     let err = match applied.result {
         Ok(()) => {
             revision::deployed(driver, &mut rec, &history, "Install complete").await?;
-            revision::prune_history(driver, &history, &rec, req.max_history).await?;
+            revision::prune_history(driver, &history, &rec, req.settings.max_history).await?;
             return Ok(rec);
         }
         Err(e) => e,

@@ -45,6 +45,72 @@ impl DryRun {
 /// Records kept by default (`--max-history`); 0 keeps all.
 pub const DEFAULT_MAX_HISTORY: usize = 10;
 
+/// How a revision is applied: the settings install, upgrade and rollback all take (the
+/// CLI's `ApplyArgs`). What only some of them take (`--force`, `--atomic`,
+/// `--take-ownership`) stays in their own requests.
+#[derive(Debug, Clone)]
+pub struct ApplySettings {
+    /// Wait until every object is ready.
+    pub wait: bool,
+    /// Time limit of the wait, of hooks and of rollout replacements.
+    pub timeout: Duration,
+    pub dry_run: DryRun,
+    /// Take over fields another field manager owns.
+    pub force_conflicts: bool,
+    /// Records kept (0 = all).
+    pub max_history: usize,
+    pub lock: LockOptions,
+    /// Skip hooks (lifecycle steps still run).
+    pub no_hooks: bool,
+}
+
+impl ApplySettings {
+    /// Defaults of the CLI: no wait, a 5-minute timeout, no dry run.
+    pub fn new(lock: LockOptions) -> ApplySettings {
+        ApplySettings {
+            wait: false,
+            timeout: Duration::from_secs(300),
+            dry_run: DryRun::None,
+            force_conflicts: false,
+            max_history: DEFAULT_MAX_HISTORY,
+            lock,
+            no_hooks: false,
+        }
+    }
+
+    /// The lock to hold: none for a dry run, which writes nothing.
+    pub(crate) fn lock(&self) -> Option<&LockOptions> {
+        (!self.dry_run.any()).then_some(&self.lock)
+    }
+
+    /// `take_ownership` and `recreate` (`--force`) as the command allows them; `atomic`
+    /// implies waiting.
+    pub(crate) fn settle(&self, take_ownership: bool, recreate: bool, atomic: bool) -> Settle {
+        Settle {
+            policy: ApplyPolicy {
+                apply: ApplyOptions {
+                    force_conflicts: self.force_conflicts,
+                    dry_run: self.dry_run == DryRun::Server,
+                },
+                take_ownership,
+                recreate,
+                timeout: self.timeout,
+            },
+            wait: (self.wait || atomic).then_some(self.timeout),
+        }
+    }
+
+    pub(crate) fn phases(&self, pre: Event, post: Event, scale: Vec<ScaleDown>) -> Phases {
+        Phases {
+            pre,
+            post,
+            no_hooks: self.no_hooks,
+            timeout: self.timeout,
+            scale,
+        }
+    }
+}
+
 /// A rendered chart ready to apply.
 pub(crate) struct Rendered {
     pub chart: ChartInfo,
@@ -213,6 +279,15 @@ pub(crate) fn to_prune(
     without_kept(history, prune, progress)
 }
 
+/// Every revision's stored objects, in `history`'s order; a manifest that does not parse
+/// counts as empty.
+pub(crate) fn stored_objects(history: &[Release]) -> Vec<Vec<crate::manifest::Object>> {
+    history
+        .iter()
+        .map(|rec| crate::manifest::parse_file(&rec.name, &rec.manifest).unwrap_or_default())
+        .collect()
+}
+
 /// Drops from `refs` the objects any revision marked `resource-policy: keep`
 /// (`stackpkg.io/` or `helm.sh/` spelling): like Helm, neither pruning nor uninstall
 /// deletes them; they stay in the cluster, unmanaged, and each is reported.
@@ -225,30 +300,35 @@ pub(crate) fn without_kept(
     if refs.is_empty() {
         return refs;
     }
-    let mut kept: Vec<(String, String, String, Option<String>)> = Vec::new();
-    for rec in history {
-        let Ok(objects) = crate::manifest::parse_file(&rec.name, &rec.manifest) else {
-            continue;
-        };
-        for o in objects {
+    drop_kept(&stored_objects(history), refs, progress)
+}
+
+/// `without_kept` over manifests already parsed (`stored_objects`).
+pub(crate) fn drop_kept(
+    stored: &[Vec<crate::manifest::Object>],
+    refs: Vec<ObjectRef>,
+    progress: Progress<'_>,
+) -> Vec<ObjectRef> {
+    let kept: Vec<&crate::manifest::Object> = stored
+        .iter()
+        .flatten()
+        .filter(|o| {
             let policy = ["stackpkg.io/resource-policy", "helm.sh/resource-policy"]
                 .iter()
                 .find_map(|k| o.value["metadata"]["annotations"][k].as_str());
-            if policy == Some("keep") {
-                kept.push((o.api_version, o.kind, o.name, o.namespace));
-            }
-        }
-    }
+            policy == Some("keep")
+        })
+        .collect();
     if kept.is_empty() {
         return refs;
     }
     refs.into_iter()
         .filter(|r| {
-            let keep = kept.iter().any(|(a, k, n, ns)| {
-                *a == r.api_version
-                    && *k == r.kind
-                    && *n == r.name
-                    && (ns.is_none() || *ns == r.namespace)
+            let keep = kept.iter().any(|o| {
+                o.api_version == r.api_version
+                    && o.kind == r.kind
+                    && o.name == r.name
+                    && (o.namespace.is_none() || o.namespace == r.namespace)
             });
             if keep {
                 progress(&format!("kept {r} (resource-policy: keep)"));
@@ -410,6 +490,34 @@ pub(crate) async fn deployed(
     Ok(())
 }
 
+/// What follows a successful upgrade or rollback: `rec` deployed (see `deployed`), then
+/// `prune` deleted (`pruned` names them in the error), then `--max-history`. Superseding
+/// comes first: if a delete fails, history still has one deployed revision.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn deployed_then_prune(
+    cluster: &dyn Cluster,
+    driver: &dyn Driver,
+    rec: &mut Release,
+    history: &[Release],
+    description: &str,
+    prune: &[ObjectRef],
+    pruned: &str,
+    max_history: usize,
+    progress: Progress<'_>,
+) -> Result<()> {
+    deployed(driver, rec, history, description).await?;
+    deploy::delete_all(cluster, prune, progress)
+        .await
+        .map_err(|e| ReleaseError::Operation {
+            name: rec.name.clone(),
+            message: format!(
+                "revision {} is deployed but pruning {pruned} failed: {e}",
+                rec.revision
+            ),
+        })?;
+    prune_history(driver, history, rec, max_history).await
+}
+
 /// `--max-history`: deletes the oldest records until at most `max` remain, never the
 /// revision just made (`keep`). 0 keeps everything.
 pub(crate) async fn prune_history(
@@ -443,24 +551,6 @@ pub(crate) async fn failed(
     rec.transition(Status::Failed, description)?;
     driver.put(rec).await?;
     Ok(())
-}
-
-pub(crate) fn policy(
-    force_conflicts: bool,
-    dry_run: DryRun,
-    take_ownership: bool,
-    recreate: bool,
-    timeout: Duration,
-) -> ApplyPolicy {
-    ApplyPolicy {
-        apply: ApplyOptions {
-            force_conflicts,
-            dry_run: dry_run == DryRun::Server,
-        },
-        take_ownership,
-        recreate,
-        timeout,
-    }
 }
 
 /// A dry run: ownership of the objects no live revision has, then (server) every object
@@ -498,4 +588,63 @@ pub(crate) async fn dry_run(
         rec.description = "Dry run complete".into();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn at(revision: u64, manifest: &str) -> Release {
+        let mut r = crate::release::codec::tests::sample();
+        r.revision = revision;
+        r.manifest = manifest.into();
+        r
+    }
+
+    fn obj(kind: &str, ns: &str, name: &str) -> ObjectRef {
+        ObjectRef {
+            api_version: "v1".into(),
+            kind: kind.into(),
+            namespace: Some(ns.into()),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn objects_any_revision_keeps_are_left_out_and_reported() {
+        let history = [
+            at(
+                1,
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n    stackpkg.io/resource-policy: keep\n",
+            ),
+            at(2, "not: [valid"),
+            at(
+                3,
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: other\n  annotations:\n    helm.sh/resource-policy: keep\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n",
+            ),
+        ];
+        let refs = vec![
+            obj("ConfigMap", "apps", "a"),
+            obj("ConfigMap", "apps", "b"),
+            // Kept in namespace `other` only.
+            obj("Secret", "apps", "s"),
+            obj("Secret", "other", "s"),
+        ];
+        let lines = Mutex::new(Vec::<String>::new());
+        let progress = |l: &str| lines.lock().unwrap().push(l.to_string());
+        let left = without_kept(&history, refs.clone(), &progress);
+        assert_eq!(left, [refs[1].clone(), refs[2].clone()]);
+        assert_eq!(
+            *lines.lock().unwrap(),
+            [
+                "kept ConfigMap apps/a (resource-policy: keep)",
+                "kept Secret other/s (resource-policy: keep)"
+            ]
+        );
+
+        let stored = stored_objects(&history);
+        assert_eq!(stored.iter().map(Vec::len).collect::<Vec<_>>(), [1, 0, 2]);
+        assert_eq!(drop_kept(&stored, refs, &|_: &str| {}), left);
+    }
 }

@@ -4,12 +4,10 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::action::revision::{self, apply_and_wait, locked, DryRun, Phases, Progress, Settle};
+use crate::action::revision::{self, apply_and_wait, locked, ApplySettings, Progress};
 use crate::kube::Cluster;
 use crate::lifecycle::{Event, LifecycleRecord};
-use crate::release::lock::LockOptions;
 use crate::release::{deploy, now, Driver, Release, ReleaseError, Status};
 use crate::Result;
 
@@ -19,16 +17,9 @@ pub struct RollbackRequest {
     pub namespace: String,
     /// The revision to return to; `None`: the one before the latest.
     pub revision: Option<u64>,
-    pub wait: bool,
-    pub timeout: Duration,
-    pub dry_run: DryRun,
-    pub force_conflicts: bool,
     /// Delete and recreate objects whose immutable fields differ.
     pub force: bool,
-    pub max_history: usize,
-    pub lock: LockOptions,
-    /// Skip hooks (lifecycle steps still run).
-    pub no_hooks: bool,
+    pub settings: ApplySettings,
 }
 
 pub async fn rollback(
@@ -37,13 +28,12 @@ pub async fn rollback(
     req: &RollbackRequest,
     progress: Progress<'_>,
 ) -> Result<Release> {
-    let lock = (!req.dry_run.any()).then_some(&req.lock);
     locked(
         cluster,
         driver,
         &req.namespace,
         &req.name,
-        lock,
+        req.settings.lock(),
         |history| rollback_locked(cluster.as_ref(), driver, req, history, progress),
     )
     .await
@@ -125,17 +115,8 @@ pub(crate) async fn rollback_locked(
             ..Default::default()
         },
     };
-    let settle = Settle {
-        policy: revision::policy(
-            req.force_conflicts,
-            req.dry_run,
-            false,
-            req.force,
-            req.timeout,
-        ),
-        wait: req.wait.then_some(req.timeout),
-    };
-    if req.dry_run.any() {
+    let settle = req.settings.settle(false, req.force, false);
+    if req.settings.dry_run.any() {
         revision::dry_run(cluster, &history, &planned, &mut rec, &settle, progress).await?;
         let events = [Event::PreRollback, Event::Rollout, Event::PostRollback];
         revision::dry_run_plans(cluster, &mut rec, &events, &[]).await?;
@@ -153,13 +134,9 @@ pub(crate) async fn rollback_locked(
     let prune = revision::to_prune(&history, &rec.resources, progress);
 
     driver.put(&rec).await?;
-    let phases = Phases {
-        pre: Event::PreRollback,
-        post: Event::PostRollback,
-        no_hooks: req.no_hooks,
-        timeout: req.timeout,
-        scale: Vec::new(),
-    };
+    let phases = req
+        .settings
+        .phases(Event::PreRollback, Event::PostRollback, Vec::new());
     let applied = apply_and_wait(
         cluster,
         driver,
@@ -175,16 +152,17 @@ pub(crate) async fn rollback_locked(
         revision::failed(driver, &mut rec, &format!("{description} failed: {e}")).await?;
         return Err(e.into());
     }
-    revision::deployed(driver, &mut rec, &history, &description).await?;
-    deploy::delete_all(cluster, &prune, progress)
-        .await
-        .map_err(|e| ReleaseError::Operation {
-            name: rec.name.clone(),
-            message: format!(
-                "revision {} is deployed but pruning objects it does not have failed: {e}",
-                rec.revision
-            ),
-        })?;
-    revision::prune_history(driver, &history, &rec, req.max_history).await?;
+    revision::deployed_then_prune(
+        cluster,
+        driver,
+        &mut rec,
+        &history,
+        &description,
+        &prune,
+        "objects it does not have",
+        req.settings.max_history,
+        progress,
+    )
+    .await?;
     Ok(rec)
 }

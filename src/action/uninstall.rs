@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::action::revision::{locked, Progress};
+use crate::action::revision::{drop_kept, locked, stored_objects, Progress};
 use crate::kube::{Cluster, ObjectRef};
 use crate::lifecycle::{run, Event};
+use crate::manifest::Object;
 use crate::release::lock::LockOptions;
 use crate::release::{deploy, now, Driver, Release, ReleaseError, Status};
 use crate::Result;
@@ -67,24 +68,22 @@ pub async fn uninstall(
     .await
 }
 
-/// The StatefulSets (as rendered) among the release's objects, from the records' manifests:
-/// no request needed to know their claim templates.
-fn statefulsets(history: &[Release], refs: &[ObjectRef], namespace: &str) -> Vec<Value> {
+/// The StatefulSets (as rendered) among the release's objects, from the records' manifests
+/// (`stored_objects`), newest first: no request needed to know their claim templates.
+fn statefulsets(stored: &[Vec<Object>], refs: &[ObjectRef], namespace: &str) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
-    for rec in history.iter().rev() {
-        let Ok(objects) = crate::manifest::parse_file(&rec.name, &rec.manifest) else {
+    for o in stored.iter().rev().flatten() {
+        if o.kind != "StatefulSet" {
             continue;
-        };
-        for o in objects.into_iter().filter(|o| o.kind == "StatefulSet") {
-            let mut v = o.value;
-            if v.pointer("/metadata/namespace").is_none() {
-                v["metadata"]["namespace"] = Value::from(namespace);
-            }
-            let Some(r) = ObjectRef::of(&v) else { continue };
-            let seen = out.iter().any(|s| ObjectRef::of(s).as_ref() == Some(&r));
-            if refs.contains(&r) && !seen {
-                out.push(v);
-            }
+        }
+        let mut v = o.value.clone();
+        if v.pointer("/metadata/namespace").is_none() {
+            v["metadata"]["namespace"] = Value::from(namespace);
+        }
+        let Some(r) = ObjectRef::of(&v) else { continue };
+        let seen = out.iter().any(|s| ObjectRef::of(s).as_ref() == Some(&r));
+        if refs.contains(&r) && !seen {
+            out.push(v);
         }
     }
     out
@@ -139,7 +138,9 @@ async fn uninstall_locked(
         }
     }
     let outcome = async {
-        let sets = statefulsets(&history, &refs, &req.namespace);
+        // Parsed once: for the claim templates and for what `resource-policy: keep` keeps.
+        let stored = stored_objects(&history);
+        let sets = statefulsets(&stored, &refs, &req.namespace);
         // One list finds the claims (only for releases with claim templates).
         let claims = if sets.is_empty() {
             Vec::new()
@@ -151,7 +152,7 @@ async fn uninstall_locked(
                 .flat_map(|s| deploy::claims_of(s, &pvcs))
                 .collect()
         };
-        let refs = crate::action::revision::without_kept(&history, refs, progress);
+        let refs = drop_kept(&stored, refs, progress);
         let mut gone = deploy::delete_all(cluster, &refs, progress).await?;
         if req.delete_volumes {
             gone.extend(deploy::delete_all(cluster, &claims, progress).await?);

@@ -5,17 +5,15 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::action::install::{install_locked, InstallRequest};
 use crate::action::revision::{
-    self, apply_and_wait, ensure_namespace, locked, render, to_json, DryRun, Phases, Progress,
-    Settle,
+    self, apply_and_wait, ensure_namespace, locked, render, to_json, ApplySettings, DryRun,
+    Progress,
 };
 use crate::action::rollback::{rollback_locked, RollbackRequest};
 use crate::kube::{Cluster, ObjectRef};
 use crate::lifecycle::{Event, LifecycleRecord};
-use crate::release::lock::LockOptions;
 use crate::release::{deploy, now, Driver, Release, ReleaseError, Status};
 use crate::values::{merge_maps, ValueOptions, Values};
 use crate::Result;
@@ -48,19 +46,12 @@ pub struct UpgradeRequest {
     pub install: bool,
     /// With `install`: create the namespace.
     pub create_namespace: bool,
-    pub wait: bool,
-    pub timeout: Duration,
-    pub dry_run: DryRun,
-    pub force_conflicts: bool,
     /// Delete and recreate objects whose immutable fields changed.
     pub force: bool,
     /// On failure, roll back to the last successful revision; implies `wait`.
     pub atomic: bool,
     pub take_ownership: bool,
-    pub max_history: usize,
-    pub lock: LockOptions,
-    /// Skip hooks (lifecycle steps still run).
-    pub no_hooks: bool,
+    pub settings: ApplySettings,
 }
 
 /// Objects of `old` that `new` no longer has, in `old`'s order.
@@ -111,18 +102,17 @@ pub async fn upgrade(
             cluster.as_ref(),
             &req.namespace,
             req.create_namespace,
-            req.dry_run.any(),
+            req.settings.dry_run.any(),
             progress,
         )
         .await?;
     }
-    let lock = (!req.dry_run.any()).then_some(&req.lock);
     locked(
         cluster,
         driver,
         &req.namespace,
         &req.name,
-        lock,
+        req.settings.lock(),
         |history| upgrade_locked(cluster.as_ref(), driver, req, history, progress),
     )
     .await
@@ -145,15 +135,9 @@ async fn upgrade_locked(
             values: req.values.clone(),
             namespace: req.namespace.clone(),
             create_namespace: req.create_namespace,
-            wait: req.wait,
-            timeout: req.timeout,
-            dry_run: req.dry_run,
-            force_conflicts: req.force_conflicts,
             atomic: req.atomic,
             take_ownership: req.take_ownership,
-            max_history: req.max_history,
-            lock: req.lock.clone(),
-            no_hooks: req.no_hooks,
+            settings: req.settings.clone(),
         };
         return install_locked(cluster, driver, &ireq, history, progress).await;
     }
@@ -202,17 +186,10 @@ async fn upgrade_locked(
         },
     };
     let scale = revision::scale_downs(cluster, &rec, &planned).await?;
-    let settle = Settle {
-        policy: revision::policy(
-            req.force_conflicts,
-            req.dry_run,
-            req.take_ownership,
-            req.force,
-            req.timeout,
-        ),
-        wait: (req.wait || req.atomic).then_some(req.timeout),
-    };
-    if req.dry_run.any() {
+    let settle = req
+        .settings
+        .settle(req.take_ownership, req.force, req.atomic);
+    if req.settings.dry_run.any() {
         revision::dry_run(cluster, &history, &planned, &mut rec, &settle, progress).await?;
         let events = [
             Event::PreUpgrade,
@@ -235,13 +212,9 @@ async fn upgrade_locked(
     let prune = revision::to_prune(&history, &rec.resources, progress);
 
     driver.put(&rec).await?;
-    let phases = Phases {
-        pre: Event::PreUpgrade,
-        post: Event::PostUpgrade,
-        no_hooks: req.no_hooks,
-        timeout: req.timeout,
-        scale,
-    };
+    let phases = req
+        .settings
+        .phases(Event::PreUpgrade, Event::PostUpgrade, scale);
     let applied = apply_and_wait(
         cluster,
         driver,
@@ -260,18 +233,18 @@ async fn upgrade_locked(
         }
         return Err(e.into());
     }
-    // Supersede before pruning: if a delete fails, history still has one deployed revision.
-    revision::deployed(driver, &mut rec, &history, "Upgrade complete").await?;
-    deploy::delete_all(cluster, &prune, progress)
-        .await
-        .map_err(|e| ReleaseError::Operation {
-            name: rec.name.clone(),
-            message: format!(
-                "revision {} is deployed but pruning objects it dropped failed: {e}",
-                rec.revision
-            ),
-        })?;
-    revision::prune_history(driver, &history, &rec, req.max_history).await?;
+    revision::deployed_then_prune(
+        cluster,
+        driver,
+        &mut rec,
+        &history,
+        "Upgrade complete",
+        &prune,
+        "objects it dropped",
+        req.settings.max_history,
+        progress,
+    )
+    .await?;
     Ok(rec)
 }
 
@@ -309,14 +282,13 @@ async fn roll_back_failed(
         name: req.name.clone(),
         namespace: req.namespace.clone(),
         revision: Some(good),
-        wait: true,
-        timeout: req.timeout,
-        dry_run: DryRun::None,
-        force_conflicts: req.force_conflicts,
         force: req.force,
-        max_history: req.max_history,
-        lock: req.lock.clone(),
-        no_hooks: req.no_hooks,
+        // --atomic implies --wait; a dry run never fails this far.
+        settings: ApplySettings {
+            wait: true,
+            dry_run: DryRun::None,
+            ..req.settings.clone()
+        },
     };
     let message = match rollback_locked(cluster, driver, &rreq, history, progress).await {
         Ok(r) => format!(

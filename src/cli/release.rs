@@ -1,11 +1,12 @@
 //! Release commands that change a release: `install`, `upgrade`, `rollback`, `uninstall`.
 //! The read commands are in `inspect.rs` and share `KubeArgs`, `connect` and `summary` from here.
 
+use std::ops::AsyncFnOnce;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::action::revision::{DryRun, DEFAULT_MAX_HISTORY};
+use crate::action::revision::{ApplySettings, DryRun, Progress, DEFAULT_MAX_HISTORY};
 use crate::action::upgrade::ValuesMode;
 use crate::action::{install, rollback, uninstall, upgrade};
 use crate::cli::progress::View;
@@ -57,14 +58,6 @@ pub enum DryRunArg {
     Server,
 }
 
-fn dry_run(a: Option<DryRunArg>) -> DryRun {
-    match a {
-        None => DryRun::None,
-        Some(DryRunArg::Client) => DryRun::Client,
-        Some(DryRunArg::Server) => DryRun::Server,
-    }
-}
-
 /// What every command that applies a revision takes (install, upgrade, rollback).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApplyArgs {
@@ -96,6 +89,39 @@ pub struct ApplyArgs {
     /// Print nothing on stderr but errors (no progress lines or live view)
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+impl ApplyArgs {
+    fn settings(&self) -> ApplySettings {
+        ApplySettings {
+            wait: self.wait,
+            timeout: self.timeout,
+            dry_run: match self.dry_run {
+                None => DryRun::None,
+                Some(DryRunArg::Client) => DryRun::Client,
+                Some(DryRunArg::Server) => DryRun::Server,
+            },
+            force_conflicts: self.force_conflicts,
+            max_history: self.max_history,
+            lock: LockOptions::new(self.lock_timeout),
+            no_hooks: self.no_hooks,
+        }
+    }
+
+    /// Connects, runs the applying action with the progress view, prints the revision.
+    fn run(
+        &self,
+        action: impl AsyncFnOnce(&Arc<dyn Cluster>, &dyn Driver, Progress<'_>) -> Result<Release>,
+    ) -> Result<()> {
+        block_on(async {
+            let (cluster, driver) = connect(&self.kube).await?;
+            let view = View::new(self.quiet, self.wait);
+            let r = action(&cluster, driver.as_ref(), &|l: &str| view.line(l)).await?;
+            drop(view);
+            print_applied(&r, self.dry_run.is_some());
+            Ok(())
+        })?
+    }
 }
 
 /// What install and upgrade take besides `ApplyArgs`: the chart, values and ownership.
@@ -350,31 +376,19 @@ pub fn install(a: InstallArgs) -> Result<()> {
         Some(chart) => chart,
         None => crate::action::chart_ref::load(&chart_ref, &c.source.options())?,
     };
-    let ap = &c.apply;
-    block_on(async {
-        let (cluster, driver) = connect(&ap.kube).await?;
+    c.apply.run(async |cluster, driver, progress| {
         let req = install::InstallRequest {
             name,
             chart,
             values: c.values.options(),
             namespace: cluster.namespace().to_string(),
             create_namespace: c.create_namespace,
-            wait: ap.wait,
-            timeout: ap.timeout,
-            dry_run: dry_run(ap.dry_run),
-            force_conflicts: ap.force_conflicts,
             atomic: c.atomic,
             take_ownership: c.take_ownership,
-            max_history: ap.max_history,
-            lock: LockOptions::new(ap.lock_timeout),
-            no_hooks: ap.no_hooks,
+            settings: c.apply.settings(),
         };
-        let view = View::new(ap.quiet, ap.wait);
-        let r = install::install(&cluster, driver.as_ref(), &req, &|l: &str| view.line(l)).await?;
-        drop(view);
-        print_applied(&r, ap.dry_run.is_some());
-        Ok(())
-    })?
+        install::install(cluster, driver, &req, progress).await
+    })
 }
 
 pub fn upgrade(a: UpgradeArgs) -> Result<()> {
@@ -390,9 +404,7 @@ pub fn upgrade(a: UpgradeArgs) -> Result<()> {
     } else {
         ValuesMode::Default
     };
-    let ap = &c.apply;
-    block_on(async {
-        let (cluster, driver) = connect(&ap.kube).await?;
+    c.apply.run(async |cluster, driver, progress| {
         let req = upgrade::UpgradeRequest {
             name: a.name.clone(),
             chart,
@@ -401,49 +413,26 @@ pub fn upgrade(a: UpgradeArgs) -> Result<()> {
             namespace: cluster.namespace().to_string(),
             install: a.install,
             create_namespace: c.create_namespace,
-            wait: ap.wait,
-            timeout: ap.timeout,
-            dry_run: dry_run(ap.dry_run),
-            force_conflicts: ap.force_conflicts,
             force: a.force,
             atomic: c.atomic,
             take_ownership: c.take_ownership,
-            max_history: ap.max_history,
-            lock: LockOptions::new(ap.lock_timeout),
-            no_hooks: ap.no_hooks,
+            settings: c.apply.settings(),
         };
-        let view = View::new(ap.quiet, ap.wait);
-        let r = upgrade::upgrade(&cluster, driver.as_ref(), &req, &|l: &str| view.line(l)).await?;
-        drop(view);
-        print_applied(&r, ap.dry_run.is_some());
-        Ok(())
-    })?
+        upgrade::upgrade(cluster, driver, &req, progress).await
+    })
 }
 
 pub fn rollback(a: RollbackArgs) -> Result<()> {
-    let ap = &a.apply;
-    block_on(async {
-        let (cluster, driver) = connect(&ap.kube).await?;
+    a.apply.run(async |cluster, driver, progress| {
         let req = rollback::RollbackRequest {
             name: a.name.clone(),
             namespace: cluster.namespace().to_string(),
             revision: a.revision,
-            wait: ap.wait,
-            timeout: ap.timeout,
-            dry_run: dry_run(ap.dry_run),
-            force_conflicts: ap.force_conflicts,
             force: a.force,
-            max_history: ap.max_history,
-            lock: LockOptions::new(ap.lock_timeout),
-            no_hooks: ap.no_hooks,
+            settings: a.apply.settings(),
         };
-        let view = View::new(ap.quiet, ap.wait);
-        let r =
-            rollback::rollback(&cluster, driver.as_ref(), &req, &|l: &str| view.line(l)).await?;
-        drop(view);
-        print_applied(&r, ap.dry_run.is_some());
-        Ok(())
-    })?
+        rollback::rollback(cluster, driver, &req, progress).await
+    })
 }
 
 pub fn uninstall(a: UninstallArgs) -> Result<()> {

@@ -161,6 +161,28 @@ impl KubeCluster {
         Ok((r, api, dynobj))
     }
 
+    /// What `list` and `list_metadata` ask for; only namespaced kinds are listed in a
+    /// namespace.
+    async fn list_target<'a>(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&'a str>,
+        label_selector: &'a str,
+    ) -> Result<ListTarget<'a>, KubeError> {
+        let object = match namespace {
+            Some(ns) => format!("{kind} list in namespace {ns}"),
+            None => format!("{kind} list in all namespaces"),
+        };
+        let (ar, namespaced) = self.api_resource(api_version, kind, &object).await?;
+        Ok(ListTarget {
+            object,
+            ar,
+            namespace: namespace.filter(|_| namespaced),
+            label_selector,
+        })
+    }
+
     async fn api_for(&self, r: &ObjectRef) -> Result<Api<DynamicObject>, KubeError> {
         let object = r.to_string();
         let (ar, namespaced) = self.api_resource(&r.api_version, &r.kind, &object).await?;
@@ -177,6 +199,14 @@ impl KubeCluster {
 fn one_line(e: &dyn std::fmt::Display) -> String {
     let s = e.to_string();
     s.lines().next().unwrap_or_default().trim_end().to_string()
+}
+
+/// Create and replace write as the same field manager as apply.
+fn post_params() -> PostParams {
+    PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
 }
 
 fn to_value(o: DynamicObject, object: &str) -> Result<Value, KubeError> {
@@ -221,10 +251,7 @@ impl Cluster for KubeCluster {
     async fn create(&self, obj: &Value) -> Result<Value, KubeError> {
         let (r, api, dynobj) = self.typed(obj).await?;
         let object = r.to_string();
-        let pp = PostParams {
-            field_manager: Some(FIELD_MANAGER.into()),
-            ..Default::default()
-        };
+        let pp = post_params();
         let out = retry::run(&self.retry, &object, || api.create(&pp, &dynobj)).await?;
         to_value(out, &object)
     }
@@ -232,10 +259,7 @@ impl Cluster for KubeCluster {
     async fn replace(&self, obj: &Value) -> Result<Value, KubeError> {
         let (r, api, dynobj) = self.typed(obj).await?;
         let object = r.to_string();
-        let pp = PostParams {
-            field_manager: Some(FIELD_MANAGER.into()),
-            ..Default::default()
-        };
+        let pp = post_params();
         let out = retry::run(&self.retry, &object, || api.replace(&r.name, &pp, &dynobj)).await?;
         to_value(out, &object)
     }
@@ -256,38 +280,33 @@ impl Cluster for KubeCluster {
         namespace: Option<&str>,
         label_selector: &str,
     ) -> Result<Vec<Value>, KubeError> {
-        let object = match namespace {
-            Some(ns) => format!("{kind} list in namespace {ns}"),
-            None => format!("{kind} list in all namespaces"),
+        let target = self
+            .list_target(api_version, kind, namespace, label_selector)
+            .await?;
+        let api: Api<DynamicObject> = match target.namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &target.ar),
+            None => Api::all_with(self.client.clone(), &target.ar),
         };
-        let (ar, namespaced) = self.api_resource(api_version, kind, &object).await?;
-        let api: Api<DynamicObject> = match (namespaced, namespace) {
-            (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &ar),
-            _ => Api::all_with(self.client.clone(), &ar),
-        };
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut lp = ListParams::default().labels(label_selector).limit(500);
-            if let Some(t) = &token {
-                lp = lp.continue_token(t);
-            }
-            let page = retry::run(&self.retry, &object, || api.list(&lp)).await?;
-            token = page.metadata.continue_.clone().filter(|t| !t.is_empty());
-            for mut item in page.items {
-                // Items of a list may omit apiVersion/kind; put them back for callers.
-                if item.types.is_none() {
-                    item.types = Some(::kube::core::TypeMeta {
-                        api_version: ar.api_version.clone(),
-                        kind: ar.kind.clone(),
-                    });
-                }
-                out.push(to_value(item, &object)?);
-            }
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
+        let (t, api) = (&target, &api);
+        t.pages(Some(500), |lp| async move {
+            let page = retry::run(&self.retry, &t.object, || api.list(&lp)).await?;
+            let items = page
+                .items
+                .into_iter()
+                .map(|mut item| {
+                    // Items of a list may omit apiVersion/kind; put them back for callers.
+                    if item.types.is_none() {
+                        item.types = Some(::kube::core::TypeMeta {
+                            api_version: t.ar.api_version.clone(),
+                            kind: t.ar.kind.clone(),
+                        });
+                    }
+                    to_value(item, &t.object)
+                })
+                .collect::<Result<_, _>>()?;
+            Ok((items, page.metadata.continue_))
+        })
+        .await
     }
 
     async fn exec(
@@ -337,24 +356,16 @@ impl Cluster for KubeCluster {
         namespace: Option<&str>,
         label_selector: &str,
     ) -> Result<Vec<Value>, KubeError> {
-        let object = match namespace {
-            Some(ns) => format!("{kind} list in namespace {ns}"),
-            None => format!("{kind} list in all namespaces"),
-        };
-        let (ar, namespaced) = self.api_resource(api_version, kind, &object).await?;
-        let url =
-            <DynamicObject as ::kube::Resource>::url_path(&ar, namespace.filter(|_| namespaced));
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            // No limit: metadata is small, so one request answers (a server that pages
-            // anyway is followed through its continue tokens).
-            let mut lp = ListParams::default().labels(label_selector);
-            if let Some(t) = &token {
-                lp = lp.continue_token(t);
-            }
-            let page: MetaList = retry::run(&self.retry, &object, || {
-                let req = ::kube::core::Request::new(&url).list_metadata(&lp);
+        let target = self
+            .list_target(api_version, kind, namespace, label_selector)
+            .await?;
+        let url = <DynamicObject as ::kube::Resource>::url_path(&target.ar, target.namespace);
+        let (t, url) = (&target, url.as_str());
+        // No limit: metadata is small, so one request answers (a server that pages
+        // anyway is followed through its continue tokens).
+        t.pages(None, |lp| async move {
+            let page: MetaList = retry::run(&self.retry, &t.object, || {
+                let req = ::kube::core::Request::new(url).list_metadata(&lp);
                 let client = self.client.clone();
                 async move {
                     let req = req.map_err(::kube::Error::BuildRequest)?;
@@ -362,20 +373,22 @@ impl Cluster for KubeCluster {
                 }
             })
             .await?;
-            token = page.metadata.continue_.filter(|t| !t.is_empty());
             // Items say `PartialObjectMetadata`; callers want the listed kind. Only the
             // fields callers read are parsed (managedFields, the bulk, are skipped).
-            out.extend(page.items.into_iter().map(|item| {
-                serde_json::json!({
-                    "apiVersion": ar.api_version,
-                    "kind": ar.kind,
-                    "metadata": item.metadata,
+            let items = page
+                .items
+                .into_iter()
+                .map(|item| {
+                    serde_json::json!({
+                        "apiVersion": t.ar.api_version,
+                        "kind": t.ar.kind,
+                        "metadata": item.metadata,
+                    })
                 })
-            }));
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
+                .collect();
+            Ok((items, page.metadata.continue_))
+        })
+        .await
     }
 
     async fn delete(&self, r: &ObjectRef) -> Result<bool, KubeError> {
@@ -405,6 +418,44 @@ impl KubeCluster {
             // Also what a retried delete sees when the dropped first try went through.
             Err(KubeError::Api { code: 404, .. }) => Ok(false),
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// One list request's target.
+struct ListTarget<'a> {
+    /// How errors name the list.
+    object: String,
+    ar: ApiResource,
+    /// `None`: a cluster-scoped kind, or all namespaces.
+    namespace: Option<&'a str>,
+    label_selector: &'a str,
+}
+
+impl ListTarget<'_> {
+    /// Follows the continue tokens: `fetch` gets each page's params (at most `limit`
+    /// items) and answers the page's items and continue token.
+    async fn pages<T, F, Fut>(&self, limit: Option<u32>, mut fetch: F) -> Result<Vec<T>, KubeError>
+    where
+        F: FnMut(ListParams) -> Fut,
+        Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), KubeError>>,
+    {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut lp = ListParams::default().labels(self.label_selector);
+            if let Some(n) = limit {
+                lp = lp.limit(n);
+            }
+            if let Some(t) = &token {
+                lp = lp.continue_token(t);
+            }
+            let (items, next) = fetch(lp).await?;
+            out.extend(items);
+            token = next.filter(|t| !t.is_empty());
+            if token.is_none() {
+                return Ok(out);
+            }
         }
     }
 }
