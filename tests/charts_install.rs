@@ -8,10 +8,12 @@
 //! simulator's exec log) need the lifecycle engine, which is on another branch; they are
 //! ignored until it merges.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::process::Command;
 
+use common::cluster::{stackpkg, start_blocking, text};
 use kube_sim::{BlockingSimulator, Config, Timing};
 use serde_json::Value;
 
@@ -31,7 +33,7 @@ struct Lab {
 impl Lab {
     /// A simulator whose controllers are (nearly) instant.
     fn start() -> Lab {
-        let sim = BlockingSimulator::start(Config {
+        let (sim, dir, kubeconfig) = start_blocking(Config {
             nodes: 3,
             timing: Timing {
                 pod_ready_ms: 1,
@@ -40,8 +42,7 @@ impl Lab {
                 bookmark_ms: 1000,
             },
             ..Default::default()
-        })
-        .expect("simulator starts");
+        });
         // Elasticsearch's scale-down gate asks the cluster health through the pod proxy;
         // a healthy cluster answers 200 (with no rule the simulator answers 503).
         sim.set_proxy_rules(vec![kube_sim::ProxyRule {
@@ -53,9 +54,6 @@ impl Lab {
             times: None,
         }])
         .expect("proxy rules");
-        let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&kubeconfig).unwrap();
         Lab {
             sim,
             kubeconfig,
@@ -65,19 +63,14 @@ impl Lab {
 
     /// Runs the binary; a failure fails the test with its stderr.
     fn run(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_stackpkg"))
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env_remove("STACKPKG_STORAGE")
-            .output()
-            .expect("binary runs");
+        let out = stackpkg(&self.kubeconfig, args);
         assert!(
             out.status.success(),
             "stackpkg {}\n{}",
             args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
+            text(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        text(&out.stdout)
     }
 
     fn objects(&self) -> Vec<Value> {

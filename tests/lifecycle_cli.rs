@@ -1,55 +1,39 @@
 //! `lifecycle plan|run`, `test`, `history` and dry-run plans as a user runs them: the
 //! binary against the simulator.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-use kube_sim::{BlockingSimulator, Config, ExecRule, LogRule};
-
-fn stackpkg(kubeconfig: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stackpkg"))
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env_remove("STACKPKG_STORAGE")
-        .output()
-        .expect("binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::cluster::{stackpkg, start_blocking, text};
+use common::write_tree;
+use kube_sim::{Config, ExecRule, LogRule};
 
 fn chart(dir: &Path) {
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    std::fs::write(
-        dir.join("Chart.yaml"),
-        "apiVersion: v2\nname: db\nversion: 1.0.0\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("values.yaml"), "replicas: 2\n").unwrap();
-    std::fs::write(
-        dir.join("templates/sts.yaml"),
-        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: {{ release.name }}-db\nspec:\n  replicas: {{ values.replicas }}\n  serviceName: x\n  podManagementPolicy: Parallel\n  selector:\n    matchLabels: {app: db}\n  template:\n    metadata:\n      labels: {app: db}\n    spec:\n      containers: [{name: db, image: db:1}]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/test.yaml"),
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ release.name }}-ping\n  annotations: {helm.sh/hook: test}\nspec:\n  restartPolicy: Never\n  containers: [{name: t, image: t:1}]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("lifecycle.yaml"),
-        "steps:\n  - name: drain\n    on: [pre-delete]\n    target: {kind: StatefulSet, name: \"{{ release.name }}-db\"}\n    exec: {container: db, command: [nodetool, drain]}\n",
-    )
-    .unwrap();
+    write_tree(
+        dir,
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: db\nversion: 1.0.0\n"),
+            ("values.yaml", "replicas: 2\n"),
+            (
+                "templates/sts.yaml",
+                "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: {{ release.name }}-db\nspec:\n  replicas: {{ values.replicas }}\n  serviceName: x\n  podManagementPolicy: Parallel\n  selector:\n    matchLabels: {app: db}\n  template:\n    metadata:\n      labels: {app: db}\n    spec:\n      containers: [{name: db, image: db:1}]\n",
+            ),
+            (
+                "templates/test.yaml",
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ release.name }}-ping\n  annotations: {helm.sh/hook: test}\nspec:\n  restartPolicy: Never\n  containers: [{name: t, image: t:1}]\n",
+            ),
+            (
+                "lifecycle.yaml",
+                "steps:\n  - name: drain\n    on: [pre-delete]\n    target: {kind: StatefulSet, name: \"{{ release.name }}-db\"}\n    exec: {container: db, command: [nodetool, drain]}\n",
+            ),
+        ],
+    );
 }
 
 #[test]
 fn plan_run_test_history_and_dry_run_from_the_command_line() {
-    let sim = BlockingSimulator::start(Config::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
+    let (sim, dir, kc) = start_blocking(Config::default());
     let c = dir.path().join("db");
     chart(&c);
     let c = c.to_str().unwrap();

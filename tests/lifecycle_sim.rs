@@ -1,25 +1,22 @@
 //! Hooks and lifecycle steps against the simulator: exact exec order and timing relations
 //! taken from `/_sim/execs` and `/_sim/requests`.
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use kube_sim::{
-    Config, ExecRecord, ExecRule, LogRule, ProxyRule, RequestRecord, Simulator, Timing,
-};
-use stackpkg::action::install::{install, InstallRequest};
+use common::cluster::{lock, quiet, Env};
+use common::write_tree;
+use kube_sim::{Config, ExecRecord, ExecRule, LogRule, ProxyRule, RequestRecord, Timing};
+use stackpkg::action::install::install;
 use stackpkg::action::lifecycle as lc;
-use stackpkg::action::revision::{ApplySettings, DryRun};
+use stackpkg::action::revision::DryRun;
 use stackpkg::action::uninstall::{uninstall, UninstallRequest};
-use stackpkg::action::upgrade::ValuesMode;
-use stackpkg::action::upgrade::{upgrade, UpgradeRequest};
-use stackpkg::kube::{Cluster, ConnectOptions, KubeCluster, ObjectRef};
+use stackpkg::action::upgrade::upgrade;
+use stackpkg::kube::ObjectRef;
 use stackpkg::lifecycle::hooks::HookStatus;
 use stackpkg::lifecycle::{Event, PlannedUnit, RunStatus};
-use stackpkg::release::lock::LockOptions;
-use stackpkg::release::{Driver, SecretsDriver, Status};
-use stackpkg::values::ValueOptions;
+use stackpkg::release::{Driver, Status};
 
 const CHART_YAML: &str = "apiVersion: v2\nname: db\nversion: 0.1.0\n";
 const VALUES: &str = "replicas: 3\nversion: \"1\"\nstrategy: RollingUpdate\nfailHook: false\n";
@@ -43,122 +40,47 @@ spec:
           image: "db:{{ values.version }}"
 "#;
 
-/// The CLI's settings with --wait and a short timeout.
-fn settings() -> ApplySettings {
-    ApplySettings {
-        wait: true,
-        timeout: Duration::from_secs(10),
-        ..ApplySettings::new(LockOptions::new(Duration::from_secs(30)))
-    }
-}
-
-struct Env {
-    sim: Simulator,
-    cluster: Arc<dyn Cluster>,
-    driver: SecretsDriver,
-    dir: tempfile::TempDir,
-}
-
-fn quiet(_: &str) {}
-
+// `Env` is common::cluster's; this file's chart, requests and logs.
 impl Env {
-    /// A chart with the StatefulSet, `lifecycle` as its lifecycle.yaml and extra templates.
+    /// A chart with the StatefulSet, `lifecycle` as its lifecycle.yaml and extra templates;
+    /// requests carry --wait.
     async fn start(lifecycle: &str, extra: &[(&str, &str)]) -> Env {
         let timing = Timing {
             pod_ready_ms: 10,
             job_run_ms: 30,
             ..Default::default()
         };
-        let sim = Simulator::start(Config {
-            timing,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let kc = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&kc).unwrap();
-        let chart = dir.path().join("chart");
-        std::fs::create_dir_all(chart.join("templates")).unwrap();
-        std::fs::write(chart.join("Chart.yaml"), CHART_YAML).unwrap();
-        std::fs::write(chart.join("values.yaml"), VALUES).unwrap();
-        std::fs::write(chart.join("templates/statefulset.yaml"), STS).unwrap();
+        let mut chart = vec![
+            ("Chart.yaml", CHART_YAML),
+            ("values.yaml", VALUES),
+            ("templates/statefulset.yaml", STS),
+        ];
         if !lifecycle.is_empty() {
-            std::fs::write(chart.join("lifecycle.yaml"), lifecycle).unwrap();
+            chart.push(("lifecycle.yaml", lifecycle));
         }
-        for (name, text) in extra {
-            std::fs::write(chart.join("templates").join(name), text).unwrap();
-        }
-        let cluster: Arc<dyn Cluster> = Arc::new(
-            KubeCluster::connect(&ConnectOptions {
-                kubeconfig: Some(kc),
-                context: None,
-                namespace: Some("apps".into()),
-            })
-            .await
-            .unwrap(),
-        );
-        let driver = SecretsDriver::new(cluster.clone());
-        Env {
-            sim,
-            cluster,
-            driver,
-            dir,
-        }
-    }
-
-    fn chart(&self) -> stackpkg::chart::Chart {
-        stackpkg::chart::load(&self.dir.path().join("chart")).unwrap()
-    }
-
-    fn values(set: &[&str]) -> ValueOptions {
-        ValueOptions {
-            set: set.iter().map(|s| s.to_string()).collect(),
-            ..Default::default()
-        }
-    }
-
-    fn install_req(&self, set: &[&str]) -> InstallRequest {
-        InstallRequest {
-            name: "r".into(),
-            chart: self.chart(),
-            values: Self::values(set),
-            namespace: "apps".into(),
-            create_namespace: true,
-            atomic: false,
-            take_ownership: false,
-            settings: settings(),
-        }
-    }
-
-    fn upgrade_req(&self, set: &[&str]) -> UpgradeRequest {
-        UpgradeRequest {
-            name: "r".into(),
-            chart: self.chart(),
-            values: Self::values(set),
-            values_mode: ValuesMode::Default,
-            namespace: "apps".into(),
-            install: false,
-            create_namespace: false,
-            force: false,
-            atomic: false,
-            take_ownership: false,
-            settings: settings(),
-        }
+        let mut env = Env::with_chart(
+            Config {
+                timing,
+                ..Default::default()
+            },
+            &chart,
+        )
+        .await;
+        write_tree(&env.dir.path().join("chart/templates"), extra);
+        env.settings.wait = true;
+        env
     }
 
     fn uninstall_req(&self) -> UninstallRequest {
         UninstallRequest {
             keep_history: true,
             timeout: Duration::from_secs(10),
-            ..UninstallRequest::new("r", "apps", LockOptions::new(Duration::from_secs(30)))
+            ..UninstallRequest::new("r", "apps", lock())
         }
     }
 
     async fn install(&self, set: &[&str]) {
-        let rel = install(&self.cluster, &self.driver, &self.install_req(set), &quiet)
-            .await
-            .unwrap();
+        let rel = self.install_ok("r", set).await;
         assert_eq!(rel.status, Status::Deployed);
     }
 
@@ -258,7 +180,7 @@ async fn scale_down_decommissions_removed_pods_before_patching_replicas() {
     let rel = upgrade(
         &env.cluster,
         &env.driver,
-        &env.upgrade_req(&["replicas=3"]),
+        &env.upgrade_req("r", &["replicas=3"]),
         &quiet,
     )
     .await
@@ -297,7 +219,7 @@ async fn failing_decommission_scales_nothing_and_fails_the_release() {
     let err = upgrade(
         &env.cluster,
         &env.driver,
-        &env.upgrade_req(&["replicas=3"]),
+        &env.upgrade_req("r", &["replicas=3"]),
         &quiet,
     )
     .await
@@ -363,7 +285,7 @@ async fn rollout_replaces_one_pod_at_a_time_after_each_gate() {
     let rel = upgrade(
         &env.cluster,
         &env.driver,
-        &env.upgrade_req(&["strategy=OnDelete", "version=2"]),
+        &env.upgrade_req("r", &["strategy=OnDelete", "version=2"]),
         &quiet,
     )
     .await
@@ -419,7 +341,7 @@ async fn interrupted_rollout_resumes_on_the_next_upgrade_and_gate_timeouts_fail(
             ..Default::default()
         }])
         .unwrap();
-    let up = env.upgrade_req(&["strategy=OnDelete", "version=2"]);
+    let up = env.upgrade_req("r", &["strategy=OnDelete", "version=2"]);
     let err = upgrade(&env.cluster, &env.driver, &up, &quiet)
         .await
         .unwrap_err()
@@ -568,7 +490,7 @@ async fn failing_hook_fails_the_install_with_its_logs_and_no_hooks_skips_it() {
     let err = install(
         &env.cluster,
         &env.driver,
-        &env.install_req(&["failHook=true"]),
+        &env.install_req("r", &["failHook=true"]),
         &quiet,
     )
     .await
@@ -593,7 +515,7 @@ async fn failing_hook_fails_the_install_with_its_logs_and_no_hooks_skips_it() {
     );
 
     // --no-hooks: the upgrade applies without creating the hook.
-    let mut up = env.upgrade_req(&["failHook=true"]);
+    let mut up = env.upgrade_req("r", &["failHook=true"]);
     up.settings.no_hooks = true;
     let n = env.requests("create", "/pods").len();
     let rel = upgrade(&env.cluster, &env.driver, &up, &quiet)
@@ -642,7 +564,7 @@ async fn test_runs_each_test_hook_and_reports_it() {
         namespace: "apps".into(),
         timeout: Duration::from_secs(10),
         logs: true,
-        lock: LockOptions::new(Duration::from_secs(30)),
+        lock: lock(),
     };
     let (results, err) = lc::test(&env.cluster, &env.driver, &req, &quiet)
         .await
@@ -715,7 +637,7 @@ async fn http_gates_accept_codes_continue_and_by_hand_runs() {
     let rel = upgrade(
         &env.cluster,
         &env.driver,
-        &env.upgrade_req(&["replicas=2", "version=2"]),
+        &env.upgrade_req("r", &["replicas=2", "version=2"]),
         &quiet,
     )
     .await
@@ -762,7 +684,7 @@ async fn http_gates_accept_codes_continue_and_by_hand_runs() {
         step: "exclude".into(),
         pod: Some("r-db-1".into()),
         timeout: Duration::from_secs(5),
-        lock: LockOptions::new(Duration::from_secs(30)),
+        lock: lock(),
     };
     let runs = lc::run_step(&env.cluster, &env.driver, &req, &quiet)
         .await
@@ -799,7 +721,7 @@ async fn http_gates_accept_codes_continue_and_by_hand_runs() {
 async fn dry_runs_print_the_plan_and_change_nothing() {
     let env = Env::start(CASSANDRA, &[]).await;
     env.install(&["replicas=5"]).await;
-    let mut up = env.upgrade_req(&["replicas=3"]);
+    let mut up = env.upgrade_req("r", &["replicas=3"]);
     up.settings.dry_run = DryRun::Client;
     let rel = upgrade(&env.cluster, &env.driver, &up, &quiet)
         .await
@@ -827,14 +749,18 @@ async fn dry_runs_print_the_plan_and_change_nothing() {
 async fn a_bad_lifecycle_file_names_file_step_and_field() {
     let bad = CASSANDRA.replace("timeout: 5s", "timeout: soon");
     let env = Env::start(&bad, &[]).await;
-    let err = install(&env.cluster, &env.driver, &env.install_req(&[]), &quiet)
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = install(
+        &env.cluster,
+        &env.driver,
+        &env.install_req("r", &[]),
+        &quiet,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(
         err.starts_with("db/lifecycle.yaml: step \"drain\" (steps[0]), field exec.timeout:"),
         "{err}"
     );
     assert!(env.sim.objects().iter().all(|o| o["kind"] != "StatefulSet"));
-    let _ = Path::new("");
 }

@@ -3,42 +3,44 @@
 //! and --force, upgrade --install and the values modes, uninstall keeping or deleting
 //! claim PVCs, --max-history, server-side dry runs.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::Mutex;
 use std::time::Duration;
 
-use kube_sim::{Config, FaultRule, Simulator};
-use serde_json::{json, Value};
-use stackpkg::action::install::{install, InstallRequest};
-use stackpkg::action::revision::{ApplySettings, DryRun};
+use common::cluster::{lock, quiet, values, Env};
+use common::write_tree;
+use kube_sim::{Config, FaultRule};
+use serde_json::json;
+use stackpkg::action::install::install;
+use stackpkg::action::revision::DryRun;
 use stackpkg::action::rollback::{rollback, RollbackRequest};
 use stackpkg::action::uninstall::{uninstall, UninstallRequest};
-use stackpkg::action::upgrade::{upgrade, UpgradeRequest, ValuesMode};
-use stackpkg::kube::{Cluster, ConnectOptions, KubeCluster};
-use stackpkg::release::lock::LockOptions;
-use stackpkg::release::{Driver, ReleaseError, SecretsDriver, Status};
-use stackpkg::values::ValueOptions;
+use stackpkg::action::upgrade::{upgrade, ValuesMode};
+use stackpkg::release::{Driver, ReleaseError, Status};
 use stackpkg::Error;
 
 const CHART_YAML: &str = "apiVersion: v2\nname: shop\nversion: 0.1.0\n";
 const VALUES: &str =
     "extra: true\nreplicas: 2\nstorage: 1Gi\njobImage: tool:1\nunready: false\ncolor: blue\n";
 
-const TEMPLATES: &[(&str, &str)] = &[
+const CHART: &[(&str, &str)] = &[
+    ("Chart.yaml", CHART_YAML),
+    ("values.yaml", VALUES),
     (
-        "cm.yaml",
+        "templates/cm.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-config\ndata:\n  replicas: \"{{ values.replicas }}\"\n  color: \"{{ values.color }}\"\n",
     ),
     (
-        "extra.yaml",
+        "templates/extra.yaml",
         "{% if values.extra %}apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ release.name }}-extra\nspec:\n  ports:\n    - port: 80\n{% endif %}\n",
     ),
     (
-        "job.yaml",
+        "templates/job.yaml",
         "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {{ release.name }}-job\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: t\n          image: {{ values.jobImage }}\n",
     ),
     (
-        "sts.yaml",
+        "templates/sts.yaml",
         r#"apiVersion: apps/v1
 kind: StatefulSet
 metadata:
@@ -65,97 +67,10 @@ spec:
     ),
 ];
 
-fn write_chart(dir: &Path) {
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    std::fs::write(dir.join("Chart.yaml"), CHART_YAML).unwrap();
-    std::fs::write(dir.join("values.yaml"), VALUES).unwrap();
-    for (name, text) in TEMPLATES {
-        std::fs::write(dir.join("templates").join(name), text).unwrap();
-    }
-}
-
-struct Env {
-    sim: Simulator,
-    cluster: Arc<dyn Cluster>,
-    driver: SecretsDriver,
-    dir: tempfile::TempDir,
-}
-
-fn lock() -> LockOptions {
-    LockOptions::new(Duration::from_secs(30))
-}
-
-/// The CLI's settings with a short timeout.
-fn settings() -> ApplySettings {
-    ApplySettings {
-        timeout: Duration::from_secs(10),
-        ..ApplySettings::new(lock())
-    }
-}
-
-fn set(s: &[&str]) -> ValueOptions {
-    ValueOptions {
-        set: s.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    }
-}
-
+// `Env` is common::cluster's; this file's chart and requests.
 impl Env {
     async fn start() -> Env {
-        let sim = Simulator::start(Config::default()).await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let kc = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&kc).unwrap();
-        write_chart(&dir.path().join("chart"));
-        let cluster: Arc<dyn Cluster> = Arc::new(
-            KubeCluster::connect(&ConnectOptions {
-                kubeconfig: Some(kc),
-                context: None,
-                namespace: Some("apps".into()),
-            })
-            .await
-            .unwrap(),
-        );
-        let driver = SecretsDriver::new(cluster.clone());
-        Env {
-            sim,
-            cluster,
-            driver,
-            dir,
-        }
-    }
-
-    fn chart(&self) -> stackpkg::chart::Chart {
-        stackpkg::chart::load(&self.dir.path().join("chart")).unwrap()
-    }
-
-    fn install_req(&self, name: &str, values: &[&str]) -> InstallRequest {
-        InstallRequest {
-            name: name.into(),
-            chart: self.chart(),
-            values: set(values),
-            namespace: "apps".into(),
-            create_namespace: true,
-            atomic: false,
-            take_ownership: false,
-            settings: settings(),
-        }
-    }
-
-    fn upgrade_req(&self, name: &str, values: &[&str]) -> UpgradeRequest {
-        UpgradeRequest {
-            name: name.into(),
-            chart: self.chart(),
-            values: set(values),
-            values_mode: ValuesMode::Default,
-            namespace: "apps".into(),
-            install: false,
-            create_namespace: false,
-            force: false,
-            atomic: false,
-            take_ownership: false,
-            settings: settings(),
-        }
+        Env::with_chart(Config::default(), CHART).await
     }
 
     fn rollback_req(&self, name: &str, revision: Option<u64>) -> RollbackRequest {
@@ -164,25 +79,8 @@ impl Env {
             namespace: "apps".into(),
             revision,
             force: false,
-            settings: settings(),
+            settings: self.settings.clone(),
         }
-    }
-
-    fn find(&self, kind: &str, name: &str) -> Option<Value> {
-        self.sim.objects().into_iter().find(|o| {
-            o["kind"] == kind
-                && o["metadata"]["name"] == name
-                && o["metadata"]["namespace"] == "apps"
-        })
-    }
-
-    fn names(&self, kind: &str) -> Vec<String> {
-        self.sim
-            .objects()
-            .into_iter()
-            .filter(|o| o["kind"] == kind && o["metadata"]["namespace"] == "apps")
-            .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
-            .collect()
     }
 
     async fn statuses(&self, name: &str) -> Vec<(u64, Status)> {
@@ -195,8 +93,6 @@ impl Env {
             .collect()
     }
 }
-
-fn quiet(_: &str) {}
 
 /// Collects progress lines.
 #[derive(Default)]
@@ -214,14 +110,7 @@ impl Lines {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_reapplies_a_revision_and_prunes() {
     let env = Env::start().await;
-    install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("r", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    env.install_ok("r", &[]).await;
     let up = env.upgrade_req("r", &["extra=false", "replicas=3"]);
     upgrade(&env.cluster, &env.driver, &up, &quiet)
         .await
@@ -305,14 +194,7 @@ async fn rollback_reapplies_a_revision_and_prunes() {
     );
 
     // A release with a single revision has nothing to go back to.
-    install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("one", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    env.install_ok("one", &[]).await;
     let err = rollback(
         &env.cluster,
         &env.driver,
@@ -397,14 +279,7 @@ async fn atomic_install_undoes_a_failure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn atomic_upgrade_rolls_back_to_the_last_good_revision() {
     let env = Env::start().await;
-    install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("au", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    env.install_ok("au", &[]).await;
     // Jobs are refused: the upgrade fails, and so does the rollback's own apply.
     env.sim
         .set_faults(vec![FaultRule {
@@ -471,23 +346,19 @@ async fn atomic_upgrade_rolls_back_to_the_last_good_revision() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ownership_refusals_leave_nothing_and_take_ownership_adopts() {
     let env = Env::start().await;
-    install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("one", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    env.install_ok("one", &[]).await;
     // A chart whose ServiceAccount (applied first) is new and whose ConfigMap is one's.
     let other = env.dir.path().join("other");
-    std::fs::create_dir_all(other.join("templates")).unwrap();
-    std::fs::write(other.join("Chart.yaml"), CHART_YAML).unwrap();
-    std::fs::write(
-        other.join("templates/all.yaml"),
-        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: two-sa\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one-config\ndata: {owner: two}\n",
-    )
-    .unwrap();
+    write_tree(
+        &other,
+        &[
+            ("Chart.yaml", CHART_YAML),
+            (
+                "templates/all.yaml",
+                "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: two-sa\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one-config\ndata: {owner: two}\n",
+            ),
+        ],
+    );
     let mut req = env.install_req("two", &[]);
     req.chart = stackpkg::chart::load(&other).unwrap();
     let err = install(&env.cluster, &env.driver, &req, &quiet)
@@ -558,14 +429,7 @@ async fn ownership_refusals_leave_nothing_and_take_ownership_adopts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn immutable_fields_are_named_and_force_recreates() {
     let env = Env::start().await;
-    install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("im", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    env.install_ok("im", &[]).await;
     let uid = env.find("StatefulSet", "im-db").unwrap()["metadata"]["uid"].clone();
 
     let up = env.upgrade_req("im", &["storage=5Gi"]);
@@ -684,7 +548,7 @@ async fn upgrade_install_and_values_modes() {
     )
     .unwrap();
     up.chart = env.chart();
-    up.values = set(&[]);
+    up.values = values(&[]);
     up.values_mode = ValuesMode::ResetThenReuse;
     upgrade(&env.cluster, &env.driver, &up, &quiet)
         .await
@@ -755,14 +619,7 @@ async fn uninstall_keeps_claims_unless_delete_volumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_history_prunes_the_oldest_records() {
     let env = Env::start().await;
-    install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("mh", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    env.install_ok("mh", &[]).await;
     for i in 0..4 {
         let mut up = env.upgrade_req("mh", &[&format!("color=c{i}")]);
         up.settings.max_history = 3;
@@ -831,14 +688,7 @@ async fn server_dry_run_is_checked_by_the_server_and_stores_nothing() {
     assert!(env.driver.history("apps", "sd").await.unwrap().is_empty());
 
     // The server rejects what it would reject for real: an immutable change.
-    install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("sd", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    env.install_ok("sd", &[]).await;
     let mut up = env.upgrade_req("sd", &["storage=9Gi"]);
     up.settings.dry_run = DryRun::Server;
     let err = upgrade(&env.cluster, &env.driver, &up, &quiet)
@@ -858,14 +708,7 @@ async fn server_dry_run_is_checked_by_the_server_and_stores_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_upgrade_fails_at_once_with_the_lock_message() {
     let env = Env::start().await;
-    install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("cc", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    env.install_ok("cc", &[]).await;
     // The first upgrade is slow (its ConfigMap apply takes 1.5 s) and holds the lock.
     env.sim
         .set_faults(vec![FaultRule {

@@ -1,49 +1,38 @@
 //! The release commands as a user runs them: the binary against the simulator.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+use std::process::Command;
+
+use common::cluster::{stackpkg, stackpkg_cmd, start_blocking, text};
+use common::write_tree;
 use kube_sim::{BlockingSimulator, Config};
 
-fn stackpkg(kubeconfig: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stackpkg"))
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env_remove("STACKPKG_STORAGE")
-        .output()
-        .expect("binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 fn chart(dir: &Path) {
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    std::fs::write(
-        dir.join("Chart.yaml"),
-        "apiVersion: v2\nname: app\nversion: 1.0.0\nappVersion: \"2.0\"\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("values.yaml"), "greeting: hello\n").unwrap();
-    std::fs::write(
-        dir.join("templates/cm.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-cm\ndata:\n  greeting: {{ values.greeting }}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/NOTES.txt"),
-        "Say {{ values.greeting }} to {{ release.name }}.\nrevision {{ release.revision }}, upgrade {{ release.is_upgrade }}, install {{ release.is_install }}\n",
-    )
-    .unwrap();
+    write_tree(
+        dir,
+        &[
+            (
+                "Chart.yaml",
+                "apiVersion: v2\nname: app\nversion: 1.0.0\nappVersion: \"2.0\"\n",
+            ),
+            ("values.yaml", "greeting: hello\n"),
+            (
+                "templates/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-cm\ndata:\n  greeting: {{ values.greeting }}\n",
+            ),
+            (
+                "templates/NOTES.txt",
+                "Say {{ values.greeting }} to {{ release.name }}.\nrevision {{ release.revision }}, upgrade {{ release.is_upgrade }}, install {{ release.is_install }}\n",
+            ),
+        ],
+    );
 }
 
 #[test]
 fn install_list_history_status_upgrade_uninstall() {
-    let sim = BlockingSimulator::start(Config::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
+    let (_sim, dir, kc) = start_blocking(Config::default());
     let c = dir.path().join("app");
     chart(&c);
     let c = c.to_str().unwrap();
@@ -176,15 +165,11 @@ fn usage_and_connection_errors() {
 
 #[test]
 fn memory_storage_applies_but_records_nothing() {
-    let sim = BlockingSimulator::start(Config::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
+    let (sim, dir, kc) = start_blocking(Config::default());
     let c = dir.path().join("app");
     chart(&c);
-    let out = Command::new(env!("CARGO_BIN_EXE_stackpkg"))
+    let out = stackpkg_cmd(&kc)
         .args(["install", "mem", c.to_str().unwrap()])
-        .env("KUBECONFIG", &kc)
         .env("STACKPKG_STORAGE", "memory")
         .output()
         .unwrap();
@@ -195,9 +180,8 @@ fn memory_storage_applies_but_records_nothing() {
         .any(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == "mem-cm"));
     assert!(!objs.iter().any(|o| o["kind"] == "Secret"));
 
-    let out = Command::new(env!("CARGO_BIN_EXE_stackpkg"))
+    let out = stackpkg_cmd(&kc)
         .args(["list"])
-        .env("KUBECONFIG", &kc)
         .env("STACKPKG_STORAGE", "etcd")
         .output()
         .unwrap();
@@ -261,10 +245,7 @@ fn kube_context_selects_cluster_and_namespace() {
 /// expires, a normal upgrade succeeds and the history is consistent.
 #[test]
 fn kill_9_during_upgrade_then_recover() {
-    let sim = BlockingSimulator::start(Config::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
+    let (sim, dir, kc) = start_blocking(Config::default());
     let c = dir.path().join("app");
     chart(&c);
     let c = c.to_str().unwrap();
@@ -356,20 +337,15 @@ fn kill_9_during_upgrade_then_recover() {
 /// `REPO/CHART` with `--version` from a repository served by `stackpkg repo serve`.
 #[test]
 fn install_and_upgrade_from_package_and_repository() {
-    let sim = BlockingSimulator::start(Config::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
+    let (sim, dir, kc) = start_blocking(Config::default());
     let c = dir.path().join("app");
     chart(&c);
     let pk = dir.path().join("pk");
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_stackpkg"))
+        let out = stackpkg_cmd(&kc)
             .args(args)
-            .env("KUBECONFIG", &kc)
             .env("STACKPKG_CONFIG_HOME", dir.path().join("config"))
             .env("STACKPKG_CACHE_HOME", dir.path().join("cache"))
-            .env_remove("STACKPKG_STORAGE")
             .output()
             .expect("binary runs");
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
@@ -441,10 +417,7 @@ fn install_and_upgrade_from_package_and_repository() {
 
 #[test]
 fn quiet_prints_only_errors_and_plain_lines_when_not_a_tty() {
-    let sim = BlockingSimulator::start(Config::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
+    let (_sim, dir, kc) = start_blocking(Config::default());
     let c = dir.path().join("app");
     chart(&c);
     let c = c.to_str().unwrap();
@@ -501,17 +474,13 @@ fn quiet_prints_only_errors_and_plain_lines_when_not_a_tty() {
 /// view instead of one line per object: counts, and the slowest object while waiting.
 #[test]
 fn live_view_on_a_terminal_names_the_slowest_object() {
-    let sim = BlockingSimulator::start(Config {
+    let (_sim, dir, kc) = start_blocking(Config {
         timing: kube_sim::Timing {
             pod_ready_ms: 2500,
             ..Default::default()
         },
         ..Default::default()
-    })
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
+    });
     let c = dir.path().join("app");
     chart(&c);
     std::fs::write(

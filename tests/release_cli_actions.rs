@@ -1,50 +1,35 @@
 //! The new release flags as a user runs them: `install --generate-name`, `rollback`,
 //! `--dry-run=server`, `--atomic` exit codes, `uninstall --delete-volumes`, usage errors.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-use kube_sim::{BlockingSimulator, Config};
-
-fn stackpkg(kubeconfig: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stackpkg"))
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env_remove("STACKPKG_STORAGE")
-        .output()
-        .expect("binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::cluster::{stackpkg, start_blocking, text};
+use common::write_tree;
+use kube_sim::Config;
 
 fn chart(dir: &Path) {
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    std::fs::write(
-        dir.join("Chart.yaml"),
-        "apiVersion: v2\nname: store\nversion: 1.0.0\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("values.yaml"), "greeting: hello\nreplicas: 1\n").unwrap();
-    std::fs::write(
-        dir.join("templates/cm.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-cm\ndata:\n  greeting: {{ values.greeting }}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/sts.yaml"),
-        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: {{ release.name }}-db\nspec:\n  replicas: {{ values.replicas }}\n  serviceName: db\n  selector:\n    matchLabels: {app: db}\n  template:\n    metadata:\n      labels: {app: db}\n    spec:\n      containers:\n        - {name: db, image: db:1}\n  volumeClaimTemplates:\n    - metadata: {name: data}\n      spec:\n        accessModes: [ReadWriteOnce]\n        resources: {requests: {storage: 1Gi}}\n",
-    )
-    .unwrap();
+    write_tree(
+        dir,
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: store\nversion: 1.0.0\n"),
+            ("values.yaml", "greeting: hello\nreplicas: 1\n"),
+            (
+                "templates/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-cm\ndata:\n  greeting: {{ values.greeting }}\n",
+            ),
+            (
+                "templates/sts.yaml",
+                "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: {{ release.name }}-db\nspec:\n  replicas: {{ values.replicas }}\n  serviceName: db\n  selector:\n    matchLabels: {app: db}\n  template:\n    metadata:\n      labels: {app: db}\n    spec:\n      containers:\n        - {name: db, image: db:1}\n  volumeClaimTemplates:\n    - metadata: {name: data}\n      spec:\n        accessModes: [ReadWriteOnce]\n        resources: {requests: {storage: 1Gi}}\n",
+            ),
+        ],
+    );
 }
 
 #[test]
 fn generate_name_rollback_dry_run_server_delete_volumes() {
-    let sim = BlockingSimulator::start(Config::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
+    let (sim, dir, kc) = start_blocking(Config::default());
     let c = dir.path().join("store");
     chart(&c);
     let c = c.to_str().unwrap();

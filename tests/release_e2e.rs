@@ -1,38 +1,39 @@
 //! Releases end to end against the in-process API server simulator: install, upgrade with
 //! pruning, uninstall keeping claim PVCs, ownership conflicts, API faults, waits, big records.
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use kube_sim::{Config, FaultRule, Simulator};
+use common::cluster::{lock, quiet, Env};
+use common::write_tree;
+use kube_sim::{Config, FaultRule};
 use serde_json::Value;
-use stackpkg::action::install::{install, InstallRequest};
+use stackpkg::action::install::install;
 use stackpkg::action::list::{list, ListRequest};
-use stackpkg::action::revision::{ApplySettings, DryRun};
+use stackpkg::action::revision::DryRun;
 use stackpkg::action::uninstall::{uninstall, UninstallRequest};
-use stackpkg::action::upgrade::{upgrade, UpgradeRequest, ValuesMode};
-use stackpkg::kube::{Cluster, ConnectOptions, KubeCluster};
-use stackpkg::release::lock::LockOptions;
-use stackpkg::release::{Driver, ReleaseError, SecretsDriver, Status};
-use stackpkg::values::ValueOptions;
+use stackpkg::action::upgrade::upgrade;
+use stackpkg::release::{Driver, ReleaseError, Status};
 use stackpkg::Error;
 
 const CHART_YAML: &str = "apiVersion: v2\nname: demo\nversion: 0.1.0\nappVersion: \"1.0\"\n";
 
 const VALUES: &str = "withExtra: true\nreplicas: 2\nunready: false\n";
 
-const TEMPLATES: &[(&str, &str)] = &[
+const CHART: &[(&str, &str)] = &[
+    ("Chart.yaml", CHART_YAML),
+    ("values.yaml", VALUES),
     (
-        "configmap.yaml",
+        "templates/configmap.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-config\ndata:\n  replicas: \"{{ values.replicas }}\"\n",
     ),
     (
-        "extra.yaml",
+        "templates/extra.yaml",
         "{% if values.withExtra %}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-extra\ndata:\n  a: b\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {{ release.name }}-extra\nspec:\n  ports:\n    - port: 80\n{% endif %}\n",
     ),
     (
-        "statefulset.yaml",
+        "templates/statefulset.yaml",
         r#"apiVersion: apps/v1
 kind: StatefulSet
 metadata:
@@ -57,111 +58,19 @@ spec:
         resources: {requests: {storage: 1Gi}}
 "#,
     ),
-    ("NOTES.txt", "Release {{ release.name }} has {{ values.replicas }} replicas.\n"),
+    ("templates/NOTES.txt", "Release {{ release.name }} has {{ values.replicas }} replicas.\n"),
 ];
 
-fn write_chart(dir: &Path) {
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    std::fs::write(dir.join("Chart.yaml"), CHART_YAML).unwrap();
-    std::fs::write(dir.join("values.yaml"), VALUES).unwrap();
-    for (name, text) in TEMPLATES {
-        std::fs::write(dir.join("templates").join(name), text).unwrap();
-    }
-}
-
-/// The CLI's settings with a short timeout.
-fn settings() -> ApplySettings {
-    ApplySettings {
-        timeout: Duration::from_secs(10),
-        ..ApplySettings::new(LockOptions::new(Duration::from_secs(30)))
-    }
-}
-
-struct Env {
-    sim: Simulator,
-    cluster: Arc<dyn Cluster>,
-    driver: SecretsDriver,
-    dir: tempfile::TempDir,
-}
-
+// `Env` is common::cluster's; this file's chart.
 impl Env {
     async fn start() -> Env {
-        let sim = Simulator::start(Config::default()).await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let kc = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&kc).unwrap();
-        write_chart(&dir.path().join("chart"));
-        let cluster: Arc<dyn Cluster> = Arc::new(
-            KubeCluster::connect(&ConnectOptions {
-                kubeconfig: Some(kc),
-                context: None,
-                namespace: Some("apps".into()),
-            })
-            .await
-            .unwrap(),
-        );
-        let driver = SecretsDriver::new(cluster.clone());
-        Env {
-            sim,
-            cluster,
-            driver,
-            dir,
-        }
-    }
-
-    fn install_req(&self, name: &str, set: &[&str]) -> InstallRequest {
-        InstallRequest {
-            name: name.into(),
-            chart: stackpkg::chart::load(&self.dir.path().join("chart")).unwrap(),
-            values: ValueOptions {
-                set: set.iter().map(|s| s.to_string()).collect(),
-                ..Default::default()
-            },
-            namespace: "apps".into(),
-            create_namespace: true,
-            atomic: false,
-            take_ownership: false,
-            settings: settings(),
-        }
-    }
-
-    fn upgrade_req(&self, name: &str, set: &[&str]) -> UpgradeRequest {
-        UpgradeRequest {
-            name: name.into(),
-            chart: stackpkg::chart::load(&self.dir.path().join("chart")).unwrap(),
-            values: ValueOptions {
-                set: set.iter().map(|s| s.to_string()).collect(),
-                ..Default::default()
-            },
-            values_mode: ValuesMode::Default,
-            namespace: "apps".into(),
-            install: false,
-            create_namespace: false,
-            force: false,
-            atomic: false,
-            take_ownership: false,
-            settings: settings(),
-        }
-    }
-
-    fn find(&self, kind: &str, name: &str) -> Option<Value> {
-        self.sim.objects().into_iter().find(|o| {
-            o["kind"] == kind
-                && o["metadata"]["name"] == name
-                && o["metadata"]["namespace"] == "apps"
-        })
+        Env::with_chart(Config::default(), CHART).await
     }
 
     fn count(&self, kind: &str) -> usize {
-        self.sim
-            .objects()
-            .into_iter()
-            .filter(|o| o["kind"] == kind && o["metadata"]["namespace"] == "apps")
-            .count()
+        self.names(kind).len()
     }
 }
-
-fn quiet(_: &str) {}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_upgrade_prune_uninstall() {
@@ -254,7 +163,7 @@ async fn install_upgrade_prune_uninstall() {
     assert!(pvcs_before >= 2);
     let u = UninstallRequest {
         keep_history: false,
-        ..UninstallRequest::new("web", "apps", LockOptions::new(Duration::from_secs(30)))
+        ..UninstallRequest::new("web", "apps", lock())
     };
     let gone = uninstall(&env.cluster, &env.driver, &u, &quiet)
         .await
@@ -289,17 +198,10 @@ async fn install_upgrade_prune_uninstall() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_history_then_reinstall() {
     let env = Env::start().await;
-    install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("kh", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    env.install_ok("kh", &[]).await;
     let u = UninstallRequest {
         keep_history: true,
-        ..UninstallRequest::new("kh", "apps", LockOptions::new(Duration::from_secs(30)))
+        ..UninstallRequest::new("kh", "apps", lock())
     };
     let r = uninstall(&env.cluster, &env.driver, &u, &quiet)
         .await
@@ -317,14 +219,7 @@ async fn keep_history_then_reinstall() {
         ..Default::default()
     };
     assert_eq!(list(&env.driver, &all).await.unwrap().len(), 1);
-    let again = install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("kh", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    let again = env.install_ok("kh", &[]).await;
     assert_eq!(again.revision, 2);
     let h = env.driver.history("apps", "kh").await.unwrap();
     assert_eq!(
@@ -336,24 +231,20 @@ async fn keep_history_then_reinstall() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn objects_of_other_releases_are_refused() {
     let env = Env::start().await;
-    install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("one", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    env.install_ok("one", &[]).await;
     // A second release rendering an object with the same name: a chart whose names do not
     // depend on the release name.
     let other = env.dir.path().join("fixed");
-    std::fs::create_dir_all(other.join("templates")).unwrap();
-    std::fs::write(other.join("Chart.yaml"), CHART_YAML).unwrap();
-    std::fs::write(
-        other.join("templates/cm.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one-config\n",
-    )
-    .unwrap();
+    write_tree(
+        &other,
+        &[
+            ("Chart.yaml", CHART_YAML),
+            (
+                "templates/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one-config\n",
+            ),
+        ],
+    );
     let mut req = env.install_req("two", &[]);
     req.chart = stackpkg::chart::load(&other).unwrap();
     let err = install(&env.cluster, &env.driver, &req, &quiet)
@@ -420,14 +311,7 @@ async fn transient_faults_are_retried() {
         ])
         .unwrap();
     let start = Instant::now();
-    let rel = install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("flaky", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    let rel = env.install_ok("flaky", &[]).await;
     assert_eq!(rel.status, Status::Deployed);
     // The 429 carried Retry-After: 1s, which was honoured.
     assert!(start.elapsed() >= Duration::from_secs(1));
@@ -584,14 +468,7 @@ async fn missing_namespace_without_create_is_an_error() {
 async fn install_request_budget() {
     let env = Env::start().await;
     let before = env.sim.requests().len();
-    let rel = install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("b", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    let rel = env.install_ok("b", &[]).await;
     let used = env.sim.requests().len() - before;
     let objects = rel.resources.len();
     let log: Vec<String> = env.sim.requests()[before..]
@@ -608,19 +485,20 @@ async fn install_request_budget() {
 async fn crds_first_then_their_objects() {
     let env = Env::start().await;
     let c = env.dir.path().join("crdchart");
-    std::fs::create_dir_all(c.join("templates")).unwrap();
-    std::fs::create_dir_all(c.join("crds")).unwrap();
-    std::fs::write(c.join("Chart.yaml"), CHART_YAML).unwrap();
-    std::fs::write(
-        c.join("crds/widgets.yaml"),
-        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names: {kind: Widget, plural: widgets, singular: widget}\n  scope: Namespaced\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        c.join("templates/widget.yaml"),
-        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {{ release.name }}-w\nspec:\n  size: 3\n",
-    )
-    .unwrap();
+    write_tree(
+        &c,
+        &[
+            ("Chart.yaml", CHART_YAML),
+            (
+                "crds/widgets.yaml",
+                "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names: {kind: Widget, plural: widgets, singular: widget}\n  scope: Namespaced\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}\n",
+            ),
+            (
+                "templates/widget.yaml",
+                "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {{ release.name }}-w\nspec:\n  size: 3\n",
+            ),
+        ],
+    );
     let mut req = env.install_req("cr", &[]);
     req.chart = stackpkg::chart::load(&c).unwrap();
     let rel = install(&env.cluster, &env.driver, &req, &quiet)
@@ -634,13 +512,16 @@ async fn crds_first_then_their_objects() {
 
     // A kind the cluster does not serve is named with its template.
     let bad = env.dir.path().join("badkind");
-    std::fs::create_dir_all(bad.join("templates")).unwrap();
-    std::fs::write(bad.join("Chart.yaml"), CHART_YAML).unwrap();
-    std::fs::write(
-        bad.join("templates/g.yaml"),
-        "apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g\n",
-    )
-    .unwrap();
+    write_tree(
+        &bad,
+        &[
+            ("Chart.yaml", CHART_YAML),
+            (
+                "templates/g.yaml",
+                "apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g\n",
+            ),
+        ],
+    );
     let mut req = env.install_req("bk", &[]);
     req.chart = stackpkg::chart::load(&bad).unwrap();
     let err = install(&env.cluster, &env.driver, &req, &quiet)
@@ -664,14 +545,7 @@ async fn upgrade_of_unknown_release_and_dry_run_upgrade() {
     .await
     .unwrap_err();
     assert_eq!(err.to_string(), "release nope not found in namespace apps");
-    install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("d", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    env.install_ok("d", &[]).await;
     let mut up = env.upgrade_req("d", &["withExtra=false"]);
     up.settings.dry_run = DryRun::Client;
     let rel = upgrade(&env.cluster, &env.driver, &up, &quiet)
@@ -689,14 +563,7 @@ async fn upgrade_of_unknown_release_and_dry_run_upgrade() {
 async fn field_conflicts_need_force() {
     use kube::api::{Api, DynamicObject, Patch, PatchParams};
     let env = Env::start().await;
-    install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("fc", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    env.install_ok("fc", &[]).await;
     // Someone else takes over a field with their own field manager.
     let kc = kube::config::Kubeconfig::from_yaml(&env.sim.kubeconfig_yaml()).unwrap();
     let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
@@ -758,14 +625,7 @@ fn lease(holder: &str, renewed: &str, secs: u64) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_lock_refuses_expired_lock_is_taken_over() {
     let env = Env::start().await;
-    install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("locked", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    env.install_ok("locked", &[]).await;
     assert!(
         env.find("Lease", "stackpkg.lock.locked").is_none(),
         "released after install"
@@ -794,7 +654,7 @@ async fn live_lock_refuses_expired_lock_is_taken_over() {
         &env.driver,
         &UninstallRequest {
             keep_history: false,
-            ..UninstallRequest::new("locked", "apps", LockOptions::new(Duration::from_secs(30)))
+            ..UninstallRequest::new("locked", "apps", lock())
         },
         &quiet,
     )
@@ -848,14 +708,7 @@ async fn live_lock_refuses_expired_lock_is_taken_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_upgrades_one_wins() {
     let env = Env::start().await;
-    install(
-        &env.cluster,
-        &env.driver,
-        &env.install_req("race", &[]),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    env.install_ok("race", &[]).await;
     // Slow applies so the two commands overlap.
     env.sim
         .set_faults(vec![FaultRule {

@@ -1,14 +1,15 @@
 //! The request budget of an install: at most one request per object plus 10, measured on a
 //! 200-object chart (5 kinds in 2 API groups) through the simulator's request log.
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use kube_sim::{Config, Simulator};
+use common::cluster::{connect, quiet, start_sim};
+use kube_sim::Config;
 use stackpkg::action::install::{install, InstallRequest};
 use stackpkg::action::revision::ApplySettings;
-use stackpkg::kube::{Cluster, ConnectOptions, KubeCluster};
 use stackpkg::release::lock::LockOptions;
 use stackpkg::release::{SecretsDriver, Status};
 use stackpkg::values::ValueOptions;
@@ -75,24 +76,11 @@ spec:
     .unwrap();
 }
 
-fn quiet(_: &str) {}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_of_200_objects_costs_at_most_objects_plus_10_requests() {
-    let sim = Simulator::start(Config::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
+    let (sim, dir, kc) = start_sim(Config::default()).await;
     write_wide_chart(&dir.path().join("wide"), 40);
-    let cluster: Arc<dyn Cluster> = Arc::new(
-        KubeCluster::connect(&ConnectOptions {
-            kubeconfig: Some(kc),
-            context: None,
-            namespace: Some("perf".into()),
-        })
-        .await
-        .unwrap(),
-    );
+    let cluster = connect(kc, Some("perf")).await;
     let driver = SecretsDriver::new(cluster.clone());
     let req = InstallRequest {
         name: "big".into(),

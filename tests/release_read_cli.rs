@@ -2,9 +2,13 @@
 //! statuses, formats), `history -o`, `status -o`, `get …`, `diff upgrade|rollback`, the
 //! `configmaps` storage, and garbage input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::cluster::{stackpkg_cmd, start_blocking, text};
+use common::write_tree;
 use kube_sim::{BlockingSimulator, Config};
 use serde_json::Value;
 
@@ -16,10 +20,7 @@ struct Env {
 
 impl Env {
     fn start() -> Env {
-        let sim = BlockingSimulator::start(Config::default()).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let kc = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&kc).unwrap();
+        let (sim, dir, kc) = start_blocking(Config::default());
         chart(&dir.path().join("app"));
         Env { _sim: sim, dir, kc }
     }
@@ -29,12 +30,11 @@ impl Env {
     }
 
     fn run_env(&self, args: &[&str], storage: Option<&str>) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_stackpkg"));
-        c.args(args).env("KUBECONFIG", &self.kc);
-        match storage {
-            Some(s) => c.env("STACKPKG_STORAGE", s),
-            None => c.env_remove("STACKPKG_STORAGE"),
-        };
+        let mut c = stackpkg_cmd(&self.kc);
+        c.args(args);
+        if let Some(s) = storage {
+            c.env("STACKPKG_STORAGE", s);
+        }
         c.output().expect("binary runs")
     }
 
@@ -68,42 +68,36 @@ impl Env {
     }
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 fn chart(dir: &Path) {
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    std::fs::write(
-        dir.join("Chart.yaml"),
-        "apiVersion: v2\nname: app\nversion: 1.0.0\nappVersion: \"2.0\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("values.yaml"),
-        "greeting: hello\npassword: s3cret\nextra: false\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/cm.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-cm\ndata:\n  greeting: {{ values.greeting }}\n  other: same\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/secret.yaml"),
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ release.name }}-pw\nstringData:\n  password: {{ values.password }}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/extra.yaml"),
-        "{% if values.extra %}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-extra\ndata:\n  a: b\n{% endif %}",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/NOTES.txt"),
-        "Say {{ values.greeting }} to {{ release.name }}.\n",
-    )
-    .unwrap();
+    write_tree(
+        dir,
+        &[
+            (
+                "Chart.yaml",
+                "apiVersion: v2\nname: app\nversion: 1.0.0\nappVersion: \"2.0\"\n",
+            ),
+            (
+                "values.yaml",
+                "greeting: hello\npassword: s3cret\nextra: false\n",
+            ),
+            (
+                "templates/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-cm\ndata:\n  greeting: {{ values.greeting }}\n  other: same\n",
+            ),
+            (
+                "templates/secret.yaml",
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ release.name }}-pw\nstringData:\n  password: {{ values.password }}\n",
+            ),
+            (
+                "templates/extra.yaml",
+                "{% if values.extra %}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-extra\ndata:\n  a: b\n{% endif %}",
+            ),
+            (
+                "templates/NOTES.txt",
+                "Say {{ values.greeting }} to {{ release.name }}.\n",
+            ),
+        ],
+    );
 }
 
 fn json(s: &str) -> Value {

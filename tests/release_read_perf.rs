@@ -15,15 +15,17 @@
 //! With `STACKPKG_BIN` (an optimised binary) the whole `stackpkg list -A -o json` process
 //! must answer within 300 ms; unoptimised test builds only report their times.
 
+mod common;
+
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::cluster::{connect, requests_since, start_sim};
 use futures::stream::{self, StreamExt};
-use kube_sim::{Config, Simulator};
+use kube_sim::Config;
 use serde_json::{json, Value};
 use stackpkg::action::list::{list, ListRequest};
-use stackpkg::kube::{ApplyOptions, Cluster, ConnectOptions, KubeCluster, ObjectRef};
+use stackpkg::kube::{ApplyOptions, ObjectRef};
 use stackpkg::release::{ChartInfo, Release, SecretsDriver, Status};
 
 const REVISIONS: u64 = 10;
@@ -79,13 +81,6 @@ fn record(i: usize, revision: u64) -> Release {
     }
 }
 
-fn list_calls(sim: &Simulator, before: usize) -> Vec<String> {
-    sim.requests()[before..]
-        .iter()
-        .map(|r| format!("{} {}", r.verb, r.path))
-        .collect()
-}
-
 async fn best_of<F, Fut>(runs: usize, mut f: F) -> Duration
 where
     F: FnMut() -> Fut,
@@ -106,18 +101,8 @@ async fn list_many_releases_10_revisions() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
-    let sim = Simulator::start(Config::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
-    let cluster: Arc<dyn Cluster> = Arc::new(
-        KubeCluster::connect(&ConnectOptions {
-            kubeconfig: Some(kc.clone()),
-            ..Default::default()
-        })
-        .await
-        .unwrap(),
-    );
+    let (sim, _dir, kc) = start_sim(Config::default()).await;
+    let cluster = connect(kc.clone(), None).await;
     cluster
         .apply(
             &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}),
@@ -172,7 +157,7 @@ async fn list_many_releases_10_revisions() {
     let rels = list(&driver, &req).await.unwrap();
     // One list request, unpaged: never a page loop, a read per release or per record.
     assert_eq!(
-        list_calls(&sim, before),
+        requests_since(&sim, before),
         ["list /api/v1/namespaces/default/secrets"]
     );
     assert_eq!(rels.len(), releases / 2);
@@ -186,7 +171,7 @@ async fn list_many_releases_10_revisions() {
     let all = ListRequest::default();
     let before = sim.requests().len();
     assert_eq!(list(&driver, &all).await.unwrap().len(), releases);
-    assert_eq!(list_calls(&sim, before), ["list /api/v1/secrets"]);
+    assert_eq!(requests_since(&sim, before), ["list /api/v1/secrets"]);
     assert!(sim.requests()[before]
         .query
         .contains("labelSelector=owner%3Dstackpkg%2Cstatus%21%3Dsuperseded"));

@@ -2,26 +2,16 @@
 //! by install, upgrade and uninstall --keep-history validate against it, and records it
 //! refuses are refused by the codec too, with an error naming the Secret.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Output};
 
 use base64::Engine as _;
-use kube_sim::{BlockingSimulator, Config};
+use common::cluster::{connect, stackpkg, start_blocking, text};
+use common::write_tree;
+use kube_sim::Config;
 use serde_json::{json, Value};
-
-fn stackpkg(kubeconfig: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stackpkg"))
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env_remove("STACKPKG_STORAGE")
-        .output()
-        .expect("binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn schema() -> jsonschema::Validator {
     let s: Value = serde_json::from_str(
@@ -61,48 +51,43 @@ fn gzip_b64(v: &Value) -> String {
 }
 
 fn chart(dir: &Path) {
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    std::fs::write(
-        dir.join("Chart.yaml"),
-        "apiVersion: v2\nname: app\nversion: 1.0.0\nappVersion: \"2.0\"\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("values.yaml"), "greeting: hello\n").unwrap();
-    std::fs::write(
-        dir.join("templates/cm.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-cm\ndata:\n  greeting: {{ values.greeting }}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/role.yaml"),
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {{ release.name }}-reader\nrules: []\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("templates/NOTES.txt"), "Hi {{ release.name }}\n").unwrap();
-    // A hook and a lifecycle step, so the records carry `hooks` and `lifecycle` too.
-    std::fs::write(
-        dir.join("templates/hook.yaml"),
-        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {{ release.name }}-hello\n  annotations:\n    stackpkg.io/hook: post-install\n    stackpkg.io/hook-weight: \"1\"\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: hello\n          image: busybox:1.36\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/db.yaml"),
-        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: {{ release.name }}-db\nspec:\n  replicas: 1\n  serviceName: {{ release.name }}-db\n  selector:\n    matchLabels: {app: {{ release.name }}-db}\n  template:\n    metadata:\n      labels: {app: {{ release.name }}-db}\n    spec:\n      containers:\n        - name: db\n          image: busybox:1.36\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("lifecycle.yaml"),
-        "steps:\n  - name: flush\n    on: [pre-delete]\n    target: {kind: StatefulSet, name: \"{{ release.name }}-db\"}\n    exec: {container: db, command: [sync], timeout: 30s}\n",
-    )
-    .unwrap();
+    write_tree(
+        dir,
+        &[
+            (
+                "Chart.yaml",
+                "apiVersion: v2\nname: app\nversion: 1.0.0\nappVersion: \"2.0\"\n",
+            ),
+            ("values.yaml", "greeting: hello\n"),
+            (
+                "templates/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-cm\ndata:\n  greeting: {{ values.greeting }}\n",
+            ),
+            (
+                "templates/role.yaml",
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {{ release.name }}-reader\nrules: []\n",
+            ),
+            ("templates/NOTES.txt", "Hi {{ release.name }}\n"),
+            // A hook and a lifecycle step, so the records carry `hooks` and `lifecycle` too.
+            (
+                "templates/hook.yaml",
+                "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {{ release.name }}-hello\n  annotations:\n    stackpkg.io/hook: post-install\n    stackpkg.io/hook-weight: \"1\"\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: hello\n          image: busybox:1.36\n",
+            ),
+            (
+                "templates/db.yaml",
+                "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: {{ release.name }}-db\nspec:\n  replicas: 1\n  serviceName: {{ release.name }}-db\n  selector:\n    matchLabels: {app: {{ release.name }}-db}\n  template:\n    metadata:\n      labels: {app: {{ release.name }}-db}\n    spec:\n      containers:\n        - name: db\n          image: busybox:1.36\n",
+            ),
+            (
+                "lifecycle.yaml",
+                "steps:\n  - name: flush\n    on: [pre-delete]\n    target: {kind: StatefulSet, name: \"{{ release.name }}-db\"}\n    exec: {container: db, command: [sync], timeout: 30s}\n",
+            ),
+        ],
+    );
 }
 
 #[test]
 fn real_records_validate_and_garbage_is_refused() {
-    let sim = BlockingSimulator::start(Config::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
+    let (sim, dir, kc) = start_blocking(Config::default());
     let c = dir.path().join("app");
     chart(&c);
     let c = c.to_str().unwrap();
@@ -231,18 +216,13 @@ fn real_records_validate_and_garbage_is_refused() {
 
 /// Writes a Secret with stackpkg's own cluster client (server-side apply, so it replaces).
 fn put_secret(kubeconfig: &Path, secret: &Value) {
-    use stackpkg::kube::{ApplyOptions, Cluster, ConnectOptions, KubeCluster};
+    use stackpkg::kube::ApplyOptions;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let c = KubeCluster::connect(&ConnectOptions {
-            kubeconfig: Some(kubeconfig.to_path_buf()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        let c = connect(kubeconfig.to_path_buf(), None).await;
         c.apply(secret, &ApplyOptions::default()).await.unwrap();
     });
 }

@@ -2,28 +2,13 @@
 //! chunking, delete), and `latest` (what `list` uses) answering from one list call without
 //! decoding record bodies, falling back to the body only when the head lacks the summary.
 
-use std::sync::Arc;
+mod common;
 
-use kube_sim::{Config, Simulator};
+use common::cluster::{connected, noise, requests_since};
+use kube_sim::Simulator;
 use serde_json::{json, Value};
-use stackpkg::kube::{ApplyOptions, Cluster, ConnectOptions, KubeCluster};
+use stackpkg::kube::ApplyOptions;
 use stackpkg::release::{configmaps, ChartInfo, Driver, Release, SecretsDriver, Status};
-
-async fn setup() -> (Simulator, Arc<dyn Cluster>, tempfile::TempDir) {
-    let sim = Simulator::start(Config::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
-    let cluster: Arc<dyn Cluster> = Arc::new(
-        KubeCluster::connect(&ConnectOptions {
-            kubeconfig: Some(kc),
-            ..Default::default()
-        })
-        .await
-        .unwrap(),
-    );
-    (sim, cluster, dir)
-}
 
 fn record(name: &str, revision: u64, status: Status, manifest: String) -> Release {
     Release {
@@ -50,20 +35,6 @@ fn record(name: &str, revision: u64, status: Status, manifest: String) -> Releas
     }
 }
 
-/// Text gzip cannot shrink much (xorshift over a base64-like alphabet).
-fn noise(len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ALPHABET[(x % 64) as usize] as char
-        })
-        .collect()
-}
-
 fn of_kind(sim: &Simulator, kind: &str) -> Vec<Value> {
     sim.objects()
         .into_iter()
@@ -76,19 +47,17 @@ fn of_kind(sim: &Simulator, kind: &str) -> Vec<Value> {
         .collect()
 }
 
-fn lists_since(sim: &Simulator, before: usize) -> Vec<String> {
-    sim.requests()[before..]
-        .iter()
-        .map(|r| format!("{} {}", r.verb, r.path))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configmaps_driver_round_trip_chunks_and_delete() {
-    let (sim, cluster, _dir) = setup().await;
+    let (sim, cluster, _dir) = connected().await;
     let d = configmaps::driver(cluster.clone()).with_chunk_size(64 << 10);
     assert_eq!(d.name(), "configmaps");
-    let big = record("big", 1, Status::Deployed, noise(300 << 10));
+    let big = record(
+        "big",
+        1,
+        Status::Deployed,
+        noise(300 << 10, 0x2545_F491_4F6C_DD1D),
+    );
     d.put(&big).await.unwrap();
     let mut small = record("small", 1, Status::Superseded, "x".into());
     d.put(&small).await.unwrap();
@@ -155,7 +124,7 @@ async fn configmaps_driver_round_trip_chunks_and_delete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latest_reads_labels_and_annotations_not_bodies() {
-    let (sim, cluster, _dir) = setup().await;
+    let (sim, cluster, _dir) = connected().await;
     let d = SecretsDriver::new(cluster.clone());
     for name in ["a", "b"] {
         for rev in 1..=3 {
@@ -181,7 +150,7 @@ async fn latest_reads_labels_and_annotations_not_bodies() {
     let before = sim.requests().len();
     let latest = d.latest(Some("default")).await.unwrap();
     assert_eq!(
-        lists_since(&sim, before),
+        requests_since(&sim, before),
         ["list /api/v1/namespaces/default/secrets"]
     );
     assert_eq!(latest.len(), 2);
@@ -207,13 +176,13 @@ async fn latest_reads_labels_and_annotations_not_bodies() {
     // All namespaces: still one list call.
     let before = sim.requests().len();
     assert_eq!(d.latest(None).await.unwrap().len(), 2);
-    assert_eq!(lists_since(&sim, before), ["list /api/v1/secrets"]);
+    assert_eq!(requests_since(&sim, before), ["list /api/v1/secrets"]);
 
     // Every superseded revision, from one list call too, and without decoding a body.
     let before = sim.requests().len();
     let old = d.superseded(Some("default")).await.unwrap();
     assert_eq!(
-        lists_since(&sim, before),
+        requests_since(&sim, before),
         ["list /api/v1/namespaces/default/secrets"]
     );
     assert_eq!(
@@ -231,7 +200,7 @@ async fn latest_reads_labels_and_annotations_not_bodies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latest_falls_back_to_the_body_and_names_bad_labels() {
-    let (sim, cluster, _dir) = setup().await;
+    let (sim, cluster, _dir) = connected().await;
     let d = SecretsDriver::new(cluster.clone());
     // A long description stays out of the annotations; list decodes that one record.
     let mut r = record("long", 1, Status::Failed, "m".into());

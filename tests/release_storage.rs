@@ -1,28 +1,13 @@
 //! The secrets driver against the simulator: records over 3 MiB split across chunk Secrets
 //! and read back; corrupt Secrets reported by name.
 
-use std::sync::Arc;
+mod common;
 
-use kube_sim::{Config, Simulator};
+use common::cluster::{connected, noise};
+use kube_sim::Simulator;
 use serde_json::{json, Value};
-use stackpkg::kube::{ApplyOptions, Cluster, ConnectOptions, KubeCluster, ObjectRef};
+use stackpkg::kube::{ApplyOptions, ObjectRef};
 use stackpkg::release::{ChartInfo, Driver, Release, SecretsDriver, Status};
-
-async fn setup() -> (Simulator, Arc<dyn Cluster>, tempfile::TempDir) {
-    let sim = Simulator::start(Config::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
-    let cluster: Arc<dyn Cluster> = Arc::new(
-        KubeCluster::connect(&ConnectOptions {
-            kubeconfig: Some(kc),
-            ..Default::default()
-        })
-        .await
-        .unwrap(),
-    );
-    (sim, cluster, dir)
-}
 
 fn record(name: &str, revision: u64, manifest: String) -> Release {
     Release {
@@ -49,20 +34,6 @@ fn record(name: &str, revision: u64, manifest: String) -> Release {
     }
 }
 
-/// Text that gzip cannot shrink much: a xorshift stream, base64-like alphabet.
-fn noise(len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ALPHABET[(x % 64) as usize] as char
-        })
-        .collect()
-}
-
 fn secrets(sim: &Simulator) -> Vec<Value> {
     sim.objects()
         .into_iter()
@@ -72,9 +43,9 @@ fn secrets(sim: &Simulator) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn record_over_3_mib_is_chunked_and_read_back() {
-    let (sim, cluster, _dir) = setup().await;
+    let (sim, cluster, _dir) = connected().await;
     let driver = SecretsDriver::new(cluster.clone());
-    let big = record("big", 1, noise(5 << 20));
+    let big = record("big", 1, noise(5 << 20, 0x9E37_79B9_7F4A_7C15));
     assert!(stackpkg::release::codec::encode(&big).len() > 3 << 20);
     driver.put(&big).await.unwrap();
     driver.put(&record("small", 1, "x".into())).await.unwrap();
@@ -136,7 +107,7 @@ async fn record_over_3_mib_is_chunked_and_read_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_records_are_named() {
-    let (_sim, cluster, _dir) = setup().await;
+    let (_sim, cluster, _dir) = connected().await;
     let driver = SecretsDriver::new(cluster.clone());
     let bad = |data: &str, chunks: Option<&str>| {
         let mut s = json!({

@@ -9,12 +9,16 @@
 //! left, no object of the release machinery is orphaned, and every failed operation said
 //! why on one error line naming the release or an object.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use kube_sim::{BlockingSimulator, Config, FaultRule};
+use common::cluster::{stackpkg_cmd, start_blocking};
+use common::write_tree;
+use kube_sim::{Config, FaultRule};
 use serde_json::Value;
 
 /// xorshift64*: a reproducible sequence without a dependency.
@@ -53,18 +57,12 @@ fn write_chart(dir: &Path) {
             "{% if values.extra %}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-extra\ndata:\n  a: b\n{% endif %}\n",
         ),
     ];
-    for (p, t) in files {
-        let p = dir.join(p);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, t).unwrap();
-    }
+    write_tree(dir, &files);
 }
 
 fn cmd(kc: &Path, args: &[String]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_stackpkg"));
+    let mut c = stackpkg_cmd(kc);
     c.args(args)
-        .env("KUBECONFIG", kc)
-        .env_remove("STACKPKG_STORAGE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -118,14 +116,10 @@ fn soak_with_faults_and_kills() {
         .unwrap_or(20261122);
     let deadline = Instant::now() + Duration::from_secs(if full { 1800 } else { 300 });
     let mut rng = Rng(seed | 1);
-    let sim = BlockingSimulator::start(Config {
+    let (sim, dir, kc) = start_blocking(Config {
         seed,
         ..Default::default()
-    })
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kc).unwrap();
+    });
     let chart = dir.path().join("chart");
     write_chart(&chart);
     let chart = chart.to_str().unwrap().to_string();

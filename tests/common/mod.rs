@@ -1,5 +1,7 @@
-//! Helpers shared by the chart and values integration tests.
+//! Helpers shared by the integration tests; each test crate uses a subset.
 #![allow(dead_code)]
+
+pub mod cluster;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
