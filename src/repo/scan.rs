@@ -63,10 +63,25 @@ fn scalar(raw: &str) -> Option<Option<String>> {
         Some(i) => v[..i].trim_end(),
         None => v,
     };
-    if v.contains(": ") || v.ends_with(':') || v.contains('\t') {
+    if v.contains(": ") || v.ends_with(':') || v.contains('\t') || big_integer(v) {
         return None;
     }
     Some(Some(v.to_string()))
+}
+
+/// An integer serde_yaml would read as 128-bit: its generic `Value` cannot hold one, so an
+/// entry read through it fails the whole index (the `repo_index` fuzz target found
+/// `versi0on: 100000000000000000000000000000000` accepted here). Past 128 bits serde_yaml
+/// reads a float, which `Value` holds.
+fn big_integer(v: &str) -> bool {
+    let s = v.strip_prefix(['+', '-']).unwrap_or(v);
+    let (digits, radix) = match s.get(..2) {
+        Some("0x") => (&s[2..], 16),
+        Some("0o") => (&s[2..], 8),
+        Some("0b") => (&s[2..], 2),
+        _ => (s, 10),
+    };
+    u128::from_str_radix(digits, radix).is_ok_and(|n| n > i64::MAX as u128)
 }
 
 /// A mapping key this reader is sure of: plain, starting with a letter, nothing YAML could
@@ -380,6 +395,8 @@ mod tests {
             "  a:\n  - home: a\r- b\n",
             "  a #x:\n  - name: a\n",
             "  a:\n  - description: |\n      # not a comment\n",
+            "  a:\n  - home: 100000000000000000000000000000000\n",
+            "  a:\n  - maintainers:\n    - -0x10000000000000000\n",
         ] {
             assert!(scan_chunk(chunk).is_none(), "{chunk:?}");
         }
@@ -443,5 +460,44 @@ mod tests {
             let light = crate::repo::index::parse_for_cache(doc.as_bytes(), "t").is_ok();
             assert_eq!(full, light, "{doc}");
         }
+    }
+
+    /// The fifth `repo_index` fuzz finding: a 128-bit integer in a skipped field.
+    #[test]
+    fn big_integers_are_left_to_serde_yaml() {
+        let text = b"apiVersion: v1\nentries:\n  demo:\n  - name: demo\n    versi0on: 100000000000000000000000000000000\n";
+        let full = crate::repo::index::parse(text, "t/index.yaml").unwrap_err();
+        let light = crate::repo::index::parse_for_cache(text, "t/index.yaml").unwrap_err();
+        assert_eq!(full.to_string(), light.to_string());
+        assert!(
+            light.to_string().contains("t/index.yaml")
+                && light.to_string().contains("entries.demo[0].versi0on"),
+            "{light}"
+        );
+        for big in [
+            "12345678901234567890",
+            "-9223372036854775809",
+            "0x10000000000000000",
+        ] {
+            assert!(big_integer(big), "{big}");
+        }
+        // Digests and versions stay on the fast path.
+        let digits64 = "1".repeat(64);
+        for small in [
+            "9223372036854775807",
+            &format!("{:064x}", 7),
+            "0f3a9c1e5b7d2468ace013579bdf2468ace013579bdf2468ace013579bdf2468",
+            &digits64,
+            "1.0.0",
+        ] {
+            assert!(!big_integer(small), "{small}");
+        }
+        // Past 128 bits serde_yaml reads a float, which its `Value` holds: both accept.
+        let text =
+            format!("apiVersion: v1\nentries:\n  demo:\n  - name: demo\n    x: {digits64}\n");
+        let full = crate::repo::index::parse(text.as_bytes(), "t").unwrap();
+        let light = crate::repo::index::parse_for_cache(text.as_bytes(), "t").unwrap();
+        assert_eq!(full.warnings.len(), 1);
+        assert_eq!(light.warnings.len(), 1);
     }
 }
