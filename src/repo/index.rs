@@ -114,10 +114,106 @@ impl<'de> Deserialize<'de> for Lenient {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // Going through a generic tree costs a little but lets one mistyped field skip one
         // entry instead of failing the whole document.
-        let raw = serde_yaml::Value::deserialize(d)?;
+        let Tree(raw) = Tree::deserialize(d)?;
         Ok(Lenient(
             serde_yaml::from_value::<IndexEntry>(raw).map_err(|e| e.to_string()),
         ))
+    }
+}
+
+/// Any YAML value, as `serde_yaml::Value` holds it, except that integers past 64 bits become
+/// floats instead of failing: `Value` has no 128-bit integers, and refusing one would refuse
+/// the whole index over one entry's field (fuzz finding 5, docs/security.md). No entry field
+/// is such a number, so an entry that has one is still judged by `IndexEntry` alone.
+struct Tree(serde_yaml::Value);
+
+impl<'de> Deserialize<'de> for Tree {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TreeVisitor)
+    }
+}
+
+struct TreeVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TreeVisitor {
+    type Value = Tree;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Tree, E> {
+        Ok(Tree(serde_yaml::Value::Bool(b)))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Tree, E> {
+        Ok(Tree(serde_yaml::Value::Number(i.into())))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Tree, E> {
+        Ok(Tree(serde_yaml::Value::Number(u.into())))
+    }
+    fn visit_i128<E>(self, i: i128) -> Result<Tree, E> {
+        Ok(Tree(serde_yaml::Value::Number((i as f64).into())))
+    }
+    fn visit_u128<E>(self, u: u128) -> Result<Tree, E> {
+        Ok(Tree(serde_yaml::Value::Number((u as f64).into())))
+    }
+    fn visit_f64<E>(self, f: f64) -> Result<Tree, E> {
+        Ok(Tree(serde_yaml::Value::Number(f.into())))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Tree, E> {
+        Ok(Tree(serde_yaml::Value::String(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Tree, E> {
+        Ok(Tree(serde_yaml::Value::String(s)))
+    }
+    fn visit_unit<E>(self) -> Result<Tree, E> {
+        Ok(Tree(serde_yaml::Value::Null))
+    }
+    fn visit_none<E>(self) -> Result<Tree, E> {
+        Ok(Tree(serde_yaml::Value::Null))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Tree, D::Error> {
+        Tree::deserialize(d)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Tree, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Tree(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Tree(serde_yaml::Value::Sequence(items)))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Tree, A::Error> {
+        use serde_yaml::mapping::Entry;
+        let mut m = serde_yaml::Mapping::new();
+        while let Some((Tree(k), Tree(v))) = map.next_entry()? {
+            match m.entry(k) {
+                Entry::Vacant(e) => {
+                    e.insert(v);
+                }
+                // The same refusal, and words, as `serde_yaml::Mapping`.
+                Entry::Occupied(e) => {
+                    let what = match e.key() {
+                        serde_yaml::Value::String(s) => format!("with key {s:?}"),
+                        serde_yaml::Value::Number(n) => format!("with key {n}"),
+                        serde_yaml::Value::Bool(b) => format!("with key `{b}`"),
+                        serde_yaml::Value::Null => "with null key".into(),
+                        _ => "in YAML map".into(),
+                    };
+                    return Err(serde::de::Error::custom(format!("duplicate entry {what}")));
+                }
+            }
+        }
+        Ok(Tree(serde_yaml::Value::Mapping(m)))
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<Tree, A::Error> {
+        use serde::de::VariantAccess;
+        let (tag, contents) = data.variant::<String>()?;
+        let Tree(value) = contents.newtype_variant()?;
+        Ok(Tree(serde_yaml::Value::Tagged(Box::new(
+            serde_yaml::value::TaggedValue {
+                tag: serde_yaml::value::Tag::new(tag),
+                value,
+            },
+        ))))
     }
 }
 
@@ -502,6 +598,23 @@ generated: "2026-01-01T00:00:00Z"
         assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
         assert!(p.warnings[0].contains("kafka[2]"));
         assert!(!p.index.entries.contains_key("zk"));
+    }
+
+    #[test]
+    fn integers_past_64_bits_cost_no_more_than_their_entry() {
+        let text = "apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.0.0\n    urls: [a.tgz]\n    stars: 100000000000000000000000000000000\n    nested: {n: [-100000000000000000000000000000000]}\n  b:\n  - name: b\n    version: 100000000000000000000000000000000\n    urls: [b.tgz]\n  - name: b\n    version: 2.0.0\n    urls: [b.tgz]\n";
+        let p = parse(text.as_bytes(), "t").unwrap();
+        // Unknown fields holding one are ignored; a known field holding one is that
+        // entry's problem only.
+        assert_eq!(p.index.entries["a"][0].version, "1.0.0");
+        assert_eq!(p.index.entries["b"].len(), 1);
+        assert_eq!(p.index.entries["b"][0].version, "2.0.0");
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        assert!(p.warnings[0].contains("b[0]"), "{:?}", p.warnings);
+        // Duplicate keys inside an entry are still refused, as serde_yaml refuses them.
+        let dup = "apiVersion: v1\nentries:\n  a:\n  - {name: a, name: b, version: 1.0.0, urls: [a.tgz]}\n";
+        let e = parse(dup.as_bytes(), "t").unwrap_err().to_string();
+        assert!(e.contains("duplicate entry with key \"name\""), "{e}");
     }
 
     #[test]
